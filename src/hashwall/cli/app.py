@@ -1,0 +1,50 @@
+"""Entry point: ``hashwall`` and its sub-commands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hashwall import __version__
+from hashwall.cli.compare_cmd import compare_command
+from hashwall.cli.hash_cmd import hash_command
+from hashwall.cli.match_cmd import match_command
+
+app = typer.Typer(
+    name="hashwall",
+    help=(
+        "Fingerprint photos and videos on your own device and match them against known hashes, "
+        "to find and remove non-consensual intimate images. Only hashes ever leave the machine.\n\n"
+        "Start with: hashwall hash PHOTO_OR_FOLDER, then hashwall compare or hashwall match."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"hashwall {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """hashwall: stop the spread of non-consensual intimate imagery."""
+
+
+app.command("hash")(hash_command)
+app.command("compare")(compare_command)
+app.command("match")(match_command)
+
+
+def main() -> None:
+    app()
