@@ -1,0 +1,428 @@
+/*
+ * Compiled kernels for hashwall.index: multi-index-hashing (MIH) table build,
+ * exact Hamming range search (MIH probes + brute-force delta scan) and a fast
+ * non-cryptographic checksum for index files.
+ *
+ * Why C: a range search over 10M hashes touches a few thousand random cache
+ * lines per query; the only way to hit >10k queries/s on one core is a tight
+ * loop with software prefetching, which numpy cannot express.
+ *
+ * Data layout (all little-endian, owned by Python/numpy, passed via the buffer
+ * protocol so no numpy C API is needed):
+ *   hashes   uint64[n * words]        one row per hash, zero-padded to 64 bits
+ *   starts   uint32[m], widths uint32[m]   bit range of each substring (<= 32 bits)
+ *   offsets  uint32[sum(2^w_i + 1)]  CSR bucket starts, per table concatenated
+ *   rows     uint32[m * n]            row numbers, bucket-sorted, per table
+ * Every function releases the GIL while it computes.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && !defined(__clang__)
+/* One binary for every x86-64: the popcnt clone is picked at load time. */
+#define HW_HOT __attribute__((target_clones("popcnt", "default")))
+#else
+#define HW_HOT
+#endif
+
+#define PREFETCH_DIST 16
+
+static inline uint32_t extract_key(const uint64_t *row, uint32_t start, uint32_t width) {
+    uint32_t w = start >> 6, off = start & 63;
+    uint64_t v = row[w] >> off;
+    if (off + width > 64) v |= row[w + 1] << (64 - off);
+    return (uint32_t)(width == 32 ? (v & 0xffffffffULL) : (v & ((1ULL << width) - 1)));
+}
+
+static inline uint32_t hamming(const uint64_t *a, const uint64_t *b, Py_ssize_t words) {
+    uint32_t d = 0;
+    for (Py_ssize_t i = 0; i < words; i++) d += (uint32_t)__builtin_popcountll(a[i] ^ b[i]);
+    return d;
+}
+
+static inline uint32_t hamming4(const uint64_t *a, const uint64_t *b) {
+    return (uint32_t)(__builtin_popcountll(a[0] ^ b[0]) + __builtin_popcountll(a[1] ^ b[1]) +
+                      __builtin_popcountll(a[2] ^ b[2]) + __builtin_popcountll(a[3] ^ b[3]));
+}
+
+/* ---------------------------------------------------------------- growable buffers */
+
+typedef struct {
+    uint64_t *data;
+    size_t len, cap;
+} vec64;
+
+static int vec_reserve(vec64 *v, size_t extra) {
+    if (v->len + extra <= v->cap) return 0;
+    size_t cap = v->cap ? v->cap : 1024;
+    while (cap < v->len + extra) cap *= 2;
+    uint64_t *d = (uint64_t *)realloc(v->data, cap * sizeof(uint64_t));
+    if (!d) return -1;
+    v->data = d;
+    v->cap = cap;
+    return 0;
+}
+
+static inline int vec_push(vec64 *v, uint64_t x) {
+    if (v->len == v->cap && vec_reserve(v, 1)) return -1;
+    v->data[v->len++] = x;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sort one query's hits by (distance, row) and drop duplicates: a true match
+ * is usually found through several tables. Returns the new length. */
+static size_t sort_unique(uint64_t *a, size_t n) {
+    if (n < 2) return n;
+    if (n < 32) {
+        for (size_t i = 1; i < n; i++) {
+            uint64_t x = a[i];
+            size_t j = i;
+            while (j > 0 && a[j - 1] > x) { a[j] = a[j - 1]; j--; }
+            a[j] = x;
+        }
+    } else {
+        qsort(a, n, sizeof(uint64_t), cmp_u64);
+    }
+    size_t k = 1;
+    for (size_t i = 1; i < n; i++)
+        if (a[i] != a[k - 1]) a[k++] = a[i];
+    return k;
+}
+
+/* ---------------------------------------------------------------- build */
+
+static PyObject *py_build(PyObject *self, PyObject *args) {
+    Py_buffer hb, sb, wb, ob, rb;
+    Py_ssize_t n, words;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nny*y*w*w*", &hb, &n, &words, &sb, &wb, &ob, &rb)) return NULL;
+    const uint64_t *hashes = (const uint64_t *)hb.buf;
+    const uint32_t *starts = (const uint32_t *)sb.buf, *widths = (const uint32_t *)wb.buf;
+    uint32_t *offsets = (uint32_t *)ob.buf, *rows = (uint32_t *)rb.buf;
+    Py_ssize_t m = sb.len / 4;
+    int bad = (hb.len < n * words * 8) || (wb.len != sb.len) || (rb.len < m * n * 4);
+    size_t need = 0;
+    for (Py_ssize_t i = 0; i < m && !bad; i++) {
+        if (widths[i] < 1 || widths[i] > 32 || starts[i] + widths[i] > (uint64_t)words * 64) bad = 1;
+        else need += ((size_t)1 << widths[i]) + 1;
+    }
+    if (bad || (size_t)ob.len < need * 4) {
+        PyBuffer_Release(&hb); PyBuffer_Release(&sb); PyBuffer_Release(&wb);
+        PyBuffer_Release(&ob); PyBuffer_Release(&rb);
+        PyErr_SetString(PyExc_ValueError, "build: buffer sizes do not match the table layout");
+        return NULL;
+    }
+    uint32_t *keys = (uint32_t *)malloc((size_t)(n ? n : 1) * sizeof(uint32_t));
+    if (!keys) { PyBuffer_Release(&hb); PyBuffer_Release(&sb); PyBuffer_Release(&wb);
+                 PyBuffer_Release(&ob); PyBuffer_Release(&rb); return PyErr_NoMemory(); }
+    Py_BEGIN_ALLOW_THREADS
+    size_t obase = 0;
+    for (Py_ssize_t t = 0; t < m; t++) {
+        size_t nb = (size_t)1 << widths[t];
+        uint32_t *off = offsets + obase;
+        uint32_t *rw = rows + (size_t)t * (size_t)n;
+        memset(off, 0, (nb + 1) * sizeof(uint32_t));
+        for (Py_ssize_t r = 0; r < n; r++) {
+            uint32_t k = extract_key(hashes + (size_t)r * words, starts[t], widths[t]);
+            keys[r] = k;
+            off[k + 1]++;
+        }
+        /* exclusive prefix sum shifted by one: off[k+1] = start of bucket k */
+        uint32_t acc = 0;
+        for (size_t k = 0; k <= nb; k++) { uint32_t c = off[k]; off[k] = acc; acc += c; }
+        /* scatter; afterwards off[k+1] = end of bucket k = start of bucket k+1 */
+        for (Py_ssize_t r = 0; r < n; r++) rw[off[keys[r] + 1]++] = (uint32_t)r;
+        off[0] = 0;
+        obase += nb + 1;
+    }
+    Py_END_ALLOW_THREADS
+    free(keys);
+    PyBuffer_Release(&hb); PyBuffer_Release(&sb); PyBuffer_Release(&wb);
+    PyBuffer_Release(&ob); PyBuffer_Release(&rb);
+    Py_RETURN_NONE;
+}
+
+/* ---------------------------------------------------------------- search */
+
+typedef struct {
+    const uint64_t *hashes;
+    Py_ssize_t n, words;
+    Py_ssize_t m;
+    const uint32_t *starts, *widths, *offsets, *rows;
+    const int32_t *thresholds;
+    const uint8_t *deleted; /* may be NULL */
+    const uint64_t *dhashes;
+    Py_ssize_t dn;
+    const uint8_t *dalive; /* may be NULL */
+    uint32_t radius;
+    int scan;
+} search_ctx;
+
+/* All masks of `width` bits with popcount <= t, in a flat array (Gosper's hack). */
+static uint32_t *make_masks(uint32_t width, int32_t t, size_t *count) {
+    size_t total = 0, c = 1;
+    for (int32_t j = 0; j <= t && (uint32_t)j <= width; j++) {
+        total += c;
+        c = c * (width - (uint32_t)j) / ((uint32_t)j + 1);
+    }
+    uint32_t *out = (uint32_t *)malloc((total ? total : 1) * sizeof(uint32_t));
+    if (!out) return NULL;
+    size_t k = 0;
+    uint64_t limit = 1ULL << width;
+    for (int32_t j = 0; j <= t && (uint32_t)j <= width; j++) {
+        if (j == 0) { out[k++] = 0; continue; }
+        uint64_t v = (1ULL << j) - 1;
+        while (v < limit) {
+            out[k++] = (uint32_t)v;
+            uint64_t lo = v & (~v + 1), hi = v + lo;
+            v = (((hi ^ v) >> 2) / lo) | hi;
+        }
+    }
+    *count = k;
+    return out;
+}
+
+typedef struct {
+    uint32_t **masks;
+    size_t *nmasks;
+    size_t *obase;
+    uint64_t *probe;  /* scratch: global offsets index per probe */
+    uint64_t *range;  /* scratch: (start << 32 | len) per non-empty bucket, start is global */
+    uint32_t *cand;   /* scratch: candidate rows */
+    size_t probe_cap, cand_cap;
+} plan_t;
+
+static void plan_free(plan_t *p, Py_ssize_t m) {
+    if (p->masks) for (Py_ssize_t i = 0; i < m; i++) free(p->masks[i]);
+    free(p->masks); free(p->nmasks); free(p->obase);
+    free(p->probe); free(p->range); free(p->cand);
+}
+
+static int plan_init(plan_t *p, const search_ctx *c) {
+    memset(p, 0, sizeof(*p));
+    Py_ssize_t m = c->m;
+    p->masks = (uint32_t **)calloc((size_t)(m ? m : 1), sizeof(uint32_t *));
+    p->nmasks = (size_t *)calloc((size_t)(m ? m : 1), sizeof(size_t));
+    p->obase = (size_t *)calloc((size_t)(m ? m : 1), sizeof(size_t));
+    if (!p->masks || !p->nmasks || !p->obase) return -1;
+    size_t ob = 0, total = 0;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        p->obase[i] = ob;
+        ob += ((size_t)1 << c->widths[i]) + 1;
+        if (c->scan || c->thresholds[i] < 0) continue;
+        p->masks[i] = make_masks(c->widths[i], c->thresholds[i], &p->nmasks[i]);
+        if (!p->masks[i]) return -1;
+        total += p->nmasks[i];
+    }
+    p->probe_cap = total ? total : 1;
+    p->probe = (uint64_t *)malloc(p->probe_cap * sizeof(uint64_t));
+    p->range = (uint64_t *)malloc(p->probe_cap * sizeof(uint64_t));
+    p->cand_cap = 4096;
+    p->cand = (uint32_t *)malloc(p->cand_cap * sizeof(uint32_t));
+    return (p->probe && p->range && p->cand) ? 0 : -1;
+}
+
+/* MIH lookup for one query; appends (dist << 40 | row) to out. */
+HW_HOT
+static int mih_query(const search_ctx *c, plan_t *p, const uint64_t *q, vec64 *out) {
+    size_t np = 0;
+    for (Py_ssize_t i = 0; i < c->m; i++) {
+        if (!p->masks[i]) continue;
+        uint32_t key = extract_key(q, c->starts[i], c->widths[i]);
+        const uint32_t *mk = p->masks[i];
+        size_t base = p->obase[i], nm = p->nmasks[i];
+        for (size_t j = 0; j < nm; j++) p->probe[np++] = base + (key ^ mk[j]);
+    }
+    /* stage 1: bucket bounds, prefetching offsets a few probes ahead */
+    size_t nr = 0, ncand = 0;
+    const uint32_t *offsets = c->offsets;
+    Py_ssize_t ti = 0;
+    for (size_t j = 0; j < np; j++) {
+        if (j + PREFETCH_DIST < np) __builtin_prefetch(offsets + p->probe[j + PREFETCH_DIST]);
+        uint64_t g = p->probe[j];
+        uint32_t lo = offsets[g], hi = offsets[g + 1];
+        if (hi > lo) {
+            while (ti + 1 < c->m && g >= p->obase[ti + 1]) ti++;
+            uint64_t start = (uint64_t)ti * (uint64_t)c->n + lo;
+            p->range[nr++] = (start << 24) | (uint64_t)(hi - lo > 0xffffff ? 0xffffff : hi - lo);
+            ncand += hi - lo;
+            if (hi - lo > 0xffffff) return -2;
+        }
+    }
+    if (ncand > p->cand_cap) {
+        size_t cap = p->cand_cap;
+        while (cap < ncand) cap *= 2;
+        uint32_t *nc = (uint32_t *)realloc(p->cand, cap * sizeof(uint32_t));
+        if (!nc) return -1;
+        p->cand = nc;
+        p->cand_cap = cap;
+    }
+    /* stage 2: gather candidate rows, prefetching bucket contents ahead */
+    const uint32_t *rows = c->rows;
+    size_t k = 0;
+    for (size_t j = 0; j < nr; j++) {
+        if (j + PREFETCH_DIST < nr) __builtin_prefetch(rows + (p->range[j + PREFETCH_DIST] >> 24));
+        uint64_t start = p->range[j] >> 24, len = p->range[j] & 0xffffff;
+        const uint32_t *src = rows + start;
+        for (uint64_t e = 0; e < len; e++) p->cand[k++] = src[e];
+    }
+    /* stage 3: verify, prefetching candidate hashes ahead */
+    const uint64_t *H = c->hashes;
+    Py_ssize_t W = c->words;
+    uint32_t r = c->radius;
+    if (W == 4) {
+        for (size_t j = 0; j < k; j++) {
+            if (j + PREFETCH_DIST < k) __builtin_prefetch(H + (size_t)p->cand[j + PREFETCH_DIST] * 4);
+            uint32_t row = p->cand[j];
+            uint32_t d = hamming4(H + (size_t)row * 4, q);
+            if (d <= r && !(c->deleted && c->deleted[row]))
+                if (vec_push(out, ((uint64_t)d << 40) | row)) return -1;
+        }
+    } else {
+        for (size_t j = 0; j < k; j++) {
+            if (j + PREFETCH_DIST < k) __builtin_prefetch(H + (size_t)p->cand[j + PREFETCH_DIST] * W);
+            uint32_t row = p->cand[j];
+            uint32_t d = hamming(H + (size_t)row * W, q, W);
+            if (d <= r && !(c->deleted && c->deleted[row]))
+                if (vec_push(out, ((uint64_t)d << 40) | row)) return -1;
+        }
+    }
+    return 0;
+}
+
+/* Brute force over `n` rows starting at row number `row0` in the output numbering. */
+HW_HOT
+static int scan_rows(const uint64_t *H, Py_ssize_t n, Py_ssize_t W, const uint8_t *skip,
+                     int skip_is_alive, const uint64_t *q, uint32_t r, uint64_t row0, vec64 *out) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint32_t d = (W == 4) ? hamming4(H + (size_t)i * 4, q) : hamming(H + (size_t)i * W, q, W);
+        if (d > r) continue;
+        if (skip && ((skip[i] != 0) != (skip_is_alive != 0))) continue;
+        if (vec_push(out, ((uint64_t)d << 40) | (row0 + (uint64_t)i))) return -1;
+    }
+    return 0;
+}
+
+static PyObject *py_search(PyObject *self, PyObject *args) {
+    Py_buffer hb, sb, wb, ob, rb, tb, qb, db, dhb, dab;
+    Py_ssize_t n, words, dn;
+    unsigned int radius;
+    int scan;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*nny*y*y*y*y*y*Iy*y*ny*p", &hb, &n, &words, &sb, &wb, &ob, &rb,
+                          &tb, &qb, &radius, &db, &dhb, &dn, &dab, &scan))
+        return NULL;
+    search_ctx c;
+    c.hashes = (const uint64_t *)hb.buf; c.n = n; c.words = words;
+    c.m = sb.len / 4;
+    c.starts = (const uint32_t *)sb.buf; c.widths = (const uint32_t *)wb.buf;
+    c.offsets = (const uint32_t *)ob.buf; c.rows = (const uint32_t *)rb.buf;
+    c.thresholds = (const int32_t *)tb.buf;
+    c.deleted = db.len ? (const uint8_t *)db.buf : NULL;
+    c.dhashes = (const uint64_t *)dhb.buf; c.dn = dn;
+    c.dalive = dab.len ? (const uint8_t *)dab.buf : NULL;
+    c.radius = radius; c.scan = scan;
+    Py_ssize_t nq = words ? qb.len / (words * 8) : 0;
+    PyObject *result = NULL;
+    const char *err = NULL;
+    size_t need = 0;
+    for (Py_ssize_t i = 0; i < c.m; i++) need += ((size_t)1 << c.widths[i]) + 1;
+    if (words < 1 || hb.len < n * words * 8 || wb.len != sb.len || tb.len != sb.len ||
+        (!scan && ((size_t)ob.len < need * 4 || rb.len < c.m * n * 4)) ||
+        (db.len && db.len < n) || dhb.len < dn * words * 8 || (dab.len && dab.len < dn) ||
+        qb.len != nq * words * 8) {
+        err = "search: buffer sizes do not match the index layout";
+    }
+    vec64 out = {0};
+    int64_t *counts = (int64_t *)calloc((size_t)(nq ? nq : 1), sizeof(int64_t));
+    plan_t plan;
+    int rc = 0, plan_ok = 0;
+    if (!err && !counts) rc = -1;
+    if (!err && !rc) { rc = plan_init(&plan, &c); plan_ok = 1; }
+    if (!err && !rc) {
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t qi = 0; qi < nq && !rc; qi++) {
+            const uint64_t *q = (const uint64_t *)qb.buf + (size_t)qi * words;
+            size_t before = out.len;
+            if (scan) rc = scan_rows(c.hashes, n, words, c.deleted, 0, q, radius, 0, &out);
+            else if (n) rc = mih_query(&c, &plan, q, &out);
+            if (!rc && dn) rc = scan_rows(c.dhashes, dn, words, c.dalive, 1, q, radius, (uint64_t)n, &out);
+            if (!rc) {
+                size_t k = sort_unique(out.data + before, out.len - before);
+                out.len = before + k;
+                counts[qi] = (int64_t)k;
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    if (plan_ok) plan_free(&plan, c.m);
+    if (err) PyErr_SetString(PyExc_ValueError, err);
+    else if (rc == -2) PyErr_SetString(PyExc_ValueError, "search: bucket larger than 2^24 rows");
+    else if (rc) PyErr_NoMemory();
+    else {
+        PyObject *hits = PyBytes_FromStringAndSize((const char *)out.data, (Py_ssize_t)(out.len * 8));
+        PyObject *cnt = PyBytes_FromStringAndSize((const char *)counts, (Py_ssize_t)(nq * 8));
+        if (hits && cnt) result = PyTuple_Pack(2, hits, cnt);
+        Py_XDECREF(hits); Py_XDECREF(cnt);
+    }
+    free(out.data); free(counts);
+    PyBuffer_Release(&hb); PyBuffer_Release(&sb); PyBuffer_Release(&wb); PyBuffer_Release(&ob);
+    PyBuffer_Release(&rb); PyBuffer_Release(&tb); PyBuffer_Release(&qb); PyBuffer_Release(&db);
+    PyBuffer_Release(&dhb); PyBuffer_Release(&dab);
+    return result;
+}
+
+/* ---------------------------------------------------------------- checksum */
+
+/* 64-bit non-cryptographic checksum (four independent multiply-rotate lanes) used
+ * to detect truncated or corrupted index files; several GB/s, so verifying on
+ * load stays inside the load-time budget. */
+static PyObject *py_checksum(PyObject *self, PyObject *args) {
+    Py_buffer b;
+    unsigned long long seed = 0;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*|K", &b, &seed)) return NULL;
+    const unsigned char *p = (const unsigned char *)b.buf;
+    size_t len = (size_t)b.len;
+    const uint64_t P1 = 0x9E3779B185EBCA87ULL, P2 = 0xC2B2AE3D27D4EB4FULL;
+    uint64_t h[4] = {seed + P1, seed ^ P2, seed + 0x165667B19E3779F9ULL, seed - P1};
+    Py_BEGIN_ALLOW_THREADS
+    size_t i = 0;
+    for (; i + 32 <= len; i += 32) {
+        for (int l = 0; l < 4; l++) {
+            uint64_t w;
+            memcpy(&w, p + i + 8 * l, 8);
+            h[l] += w * P2;
+            h[l] = (h[l] << 31) | (h[l] >> 33);
+            h[l] *= P1;
+        }
+    }
+    uint64_t acc = (uint64_t)len * P1;
+    for (int l = 0; l < 4; l++) { acc ^= h[l]; acc = ((acc << 27) | (acc >> 37)) * P1 + P2; }
+    for (; i < len; i++) { acc ^= p[i]; acc *= P2; acc = (acc << 23) | (acc >> 41); }
+    acc ^= acc >> 33; acc *= P2; acc ^= acc >> 29;
+    h[0] = acc;
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&b);
+    return PyLong_FromUnsignedLongLong(h[0]);
+}
+
+static PyMethodDef methods[] = {
+    {"build", py_build, METH_VARARGS, "Counting-sort the MIH bucket tables."},
+    {"search", py_search, METH_VARARGS, "Exact Hamming range search (MIH or scan) plus delta."},
+    {"checksum", py_checksum, METH_VARARGS, "64-bit checksum of a buffer."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moddef = {PyModuleDef_HEAD_INIT, "_mih", NULL, -1, methods,
+                                    NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__mih(void) { return PyModule_Create(&moddef); }
