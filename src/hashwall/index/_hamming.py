@@ -128,6 +128,15 @@ class HammingIndex:
             st.snap.find_rows(np.array([id_], np.int64))[0] >= 0
         )
 
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes held by the index arrays (snapshot tables, hashes, ids, tombstones, delta)."""
+        st = self._state
+        snap = st.snap
+        arrays = (snap.ids, snap.hashes, snap.offsets, snap.rows, snap.deleted)
+        delta = (st.d_hashes, st.d_ids, st.d_alive)
+        return sum(a.nbytes for a in arrays) + sum(a.nbytes for a in delta)
+
     def __repr__(self) -> str:
         st = self._state
         return (
