@@ -17,7 +17,9 @@ CONFORMANCE = REPO_ROOT.parent / "shared" / "conformance" / "threatexchange"
 def conformance() -> Path:
     """Meta's reference data; tests using it skip in a clone that does not have ../shared."""
     if not (CONFORMANCE / "expected" / "pdq-reference.csv").is_file():
-        pytest.skip(f"conformance data not found at {CONFORMANCE} (needs ../shared beside the repo)")
+        pytest.skip(
+            f"conformance data not found at {CONFORMANCE} (needs ../shared beside the repo)"
+        )
     return CONFORMANCE
 
 
@@ -28,15 +30,15 @@ def textured_rgb(seed: int = 0, size: tuple[int, int] = (320, 240)) -> NDArray[n
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     channels = []
     for _ in range(3):
-        fx, fy, phase = rng.uniform(0.01, 0.06, 2).tolist() + [rng.uniform(0, 6.28)]
+        fx, fy, phase = [*rng.uniform(0.03, 0.12, 2).tolist(), rng.uniform(0, 6.28)]
         wave = np.sin(x * fx + phase) * np.cos(y * fy) + 0.5 * np.sin((x + y) * fx * 0.7)
         blobs = sum(
             np.exp(-((x - cx) ** 2 + (y - cy) ** 2) / (2 * r**2)) * s
             for cx, cy, r, s in zip(
-                rng.uniform(0, width, 6),
-                rng.uniform(0, height, 6),
-                rng.uniform(10, 60, 6),
-                rng.uniform(-1.5, 1.5, 6),
+                rng.uniform(0, width, 24),
+                rng.uniform(0, height, 24),
+                rng.uniform(4, 30, 24),
+                rng.uniform(-1.5, 1.5, 24),
                 strict=True,
             )
         )
