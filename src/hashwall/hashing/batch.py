@@ -92,5 +92,9 @@ def hash_many(files: list[Path], options: HashOptions, jobs: int = 1) -> Iterato
     if jobs <= 1 or len(work) <= 1:
         yield from map(_hash_one, work)
         return
-    with ProcessPoolExecutor(max_workers=min(jobs, len(work))) as pool:
-        yield from pool.map(_hash_one, work, chunksize=1)
+    workers = min(jobs, len(work))
+    # Small chunks keep the progress bar moving and a slow video from holding up many photos;
+    # more than one file per chunk amortises the inter-process round trip.
+    chunksize = max(1, min(8, len(work) // (workers * 4)))
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(_hash_one, work, chunksize=chunksize)
