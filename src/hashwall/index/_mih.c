@@ -28,7 +28,7 @@
 #define HW_HOT
 #endif
 
-#define PREFETCH_DIST 16
+#define PREFETCH_DIST 64
 
 static inline uint32_t extract_key(const uint64_t *row, uint32_t start, uint32_t width) {
     uint32_t w = start >> 6, off = start & 63;
