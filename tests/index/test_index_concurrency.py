@@ -65,3 +65,29 @@ def test_parallel_batch_equals_serial() -> None:
     c = idx.search(q, 31, workers=0)
     for x, y, z in zip(a, b, c, strict=True):
         assert x[0].tolist() == y[0].tolist() == z[0].tolist()
+
+
+def test_numpy_fallback_matches_compiled(monkeypatch: object) -> None:
+    """Without the C extension the index still builds the same tables and answers exactly."""
+    import pytest
+
+    from hashwall.index import _kernels
+
+    assert isinstance(monkeypatch, pytest.MonkeyPatch)
+    rng = np.random.default_rng(8)
+    h = rng.integers(0, 256, (400, 32), dtype=np.uint8)
+    q = h[:20].copy()
+    q[:, 5] ^= 0x0F
+    fast = HammingIndex(delta_limit=100)
+    fast.add(np.arange(400), h)
+    monkeypatch.setattr(_kernels, "HAVE_C", False)
+    slow = HammingIndex(delta_limit=100)
+    slow.add(np.arange(400), h)
+    assert np.array_equal(slow._state.snap.offsets, fast._state.snap.offsets)
+    assert np.array_equal(slow._state.snap.rows, fast._state.snap.rows)
+    slow.add([1000], h[:1])
+    slow.remove([3])
+    fast.add([1000], h[:1])
+    fast.remove([3])
+    for a, b in zip(slow.search(q, 40), fast.search(q, 40, method="mih"), strict=True):
+        assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
