@@ -231,10 +231,15 @@ def print_table(title: str, rows: list[Row]) -> None:
             f"{r.remove_ms:9.3f} |"
         )
     ours = rows[-1]
+
+    def ratio(a: float, b: float) -> float:
+        return a / b if b > 0 else float("nan")
+
     for base in rows[:-1]:
         print(
-            f"- ours vs {base.name}: {ours.qps / base.qps:.1f}x queries/s, "
-            f"{ours.mem_mb / base.mem_mb:.2f}x memory, {ours.build_s / base.build_s:.2f}x build"
+            f"- ours vs {base.name}: {ratio(ours.qps, base.qps):.1f}x queries/s, "
+            f"{ratio(ours.mem_mb, base.mem_mb):.2f}x memory, "
+            f"{ratio(ours.build_s, base.build_s):.2f}x build"
         )
     for r in rows:
         for note in r.notes:
