@@ -25,10 +25,10 @@ import numpy as np
 import pdqhash
 from PIL import Image
 
-import hashwall.hashing.pipeline as pipeline
+import hashwall.hashing.fast as fast_mode
 from _images import load_sources, resize_to_area, save_jpeg
 from hashwall.hashing import HashMode, HashOptions, hash_file, hash_many
-from hashwall.hashing.batch import default_jobs
+from hashwall.hashing.batch import default_jobs, single_threaded_numerics
 from hashwall.signals.hexcodec import bits_to_hex, hamming_hex
 from hashwall.signals.pdq import reference_downsample
 
@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated FAST_DRAFT_SIDE values to try as extra fast-mode rows",
     )
     args = parser.parse_args(argv)
+    single_threaded_numerics()  # as the CLI does: parallelism comes from processes
     if args.quick:
         args.images, args.repeat = 16, 1
 
@@ -168,12 +169,12 @@ def main(argv: list[str] | None = None) -> int:
 
         extra_drift: list[tuple[int, tuple[int, float, int]]] = []
         for side in [int(s) for s in args.draft_sides.split(",") if s.strip()]:
-            saved = pipeline.FAST_DRAFT_SIDE
-            pipeline.FAST_DRAFT_SIDE = side  # pipeline reads its imported copy at call time
+            saved = fast_mode.FAST_DRAFT_SIDE
+            fast_mode.FAST_DRAFT_SIDE = side  # fast mode reads its imported copy at call time
             try:
                 rate, hashes = timed(hashwall_fn(fast_plain), files, args.repeat)
             finally:
-                pipeline.FAST_DRAFT_SIDE = saved
+                fast_mode.FAST_DRAFT_SIDE = saved
             rows.append((f"hashwall fast, FAST_DRAFT_SIDE={side} (no dihedral/borders)", rate))
             extra_drift.append((side, drift(hashes, exact_hashes)))
 

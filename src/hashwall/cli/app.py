@@ -10,6 +10,7 @@ from hashwall import __version__
 from hashwall.cli.compare_cmd import compare_command
 from hashwall.cli.hash_cmd import hash_command
 from hashwall.cli.match_cmd import match_command
+from hashwall.hashing.batch import single_threaded_numerics
 
 app = typer.Typer(
     name="hashwall",
@@ -47,4 +48,5 @@ app.command("match")(match_command)
 
 
 def main() -> None:
+    single_threaded_numerics()
     app()

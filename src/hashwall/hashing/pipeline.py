@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hashwall.hashing.options import FAST_DRAFT_SIDE, HashMode, HashOptions
+from hashwall.hashing.fast import hash_photo_fast
+from hashwall.hashing.options import HashMode, HashOptions
 from hashwall.hashing.record import BorderlessPdq, HashRecord
 from hashwall.media.borders import find_uniform_borders
 from hashwall.media.errors import MediaError
@@ -13,6 +14,7 @@ from hashwall.media.sniff import ContentKind, sniff_kind
 from hashwall.media.video import iter_video_frames
 from hashwall.signals import md5, pdq, sha256, vpdq
 from hashwall.signals.exact import digest_file
+from hashwall.signals.pdq import PdqDigest
 
 
 def hash_file(path: Path, options: HashOptions | None = None) -> HashRecord:
@@ -51,22 +53,10 @@ def _is_animation(path: Path, options: HashOptions) -> bool:
 
 
 def _hash_photo(path: Path, options: HashOptions, digests: dict[str, str]) -> HashRecord:
-    draft = (FAST_DRAFT_SIDE, FAST_DRAFT_SIDE) if options.mode is HashMode.FAST else None
-    photo = load_photo(
-        path, apply_exif=options.apply_exif, max_pixels=options.max_pixels, draft_size=draft
-    )
-    digest = pdq.hash_rgb(photo.rgb, dihedral=options.dihedral)
-    borderless = None
-    if options.remove_borders:
-        crop = find_uniform_borders(photo.rgb)
-        if crop is not None:
-            inner = pdq.hash_rgb(crop.apply(photo.rgb), dihedral=options.dihedral)
-            borderless = BorderlessPdq(inner, crop)
-    # Fast mode decodes JPEGs at 1/2..1/8 scale: report sizes and crops in full-size pixels.
-    height, width = photo.rgb.shape[:2]
-    scale = max(photo.original_size) / max(width, height)
-    if borderless is not None and scale != 1.0:
-        borderless = BorderlessPdq(borderless.digest, borderless.crop.scaled(scale))
+    if options.mode is HashMode.FAST:
+        digest, borderless, (width, height) = hash_photo_fast(path, options)
+    else:
+        digest, borderless, (width, height) = _hash_photo_exact(path, options)
     return HashRecord(
         str(path),
         ContentKind.PHOTO,
@@ -74,6 +64,22 @@ def _hash_photo(path: Path, options: HashOptions, digests: dict[str, str]) -> Ha
         digests["sha256"],
         pdq=digest,
         pdq_borderless=borderless,
-        width=round(width * scale),
-        height=round(height * scale),
+        width=width,
+        height=height,
     )
+
+
+def _hash_photo_exact(
+    path: Path, options: HashOptions
+) -> tuple[PdqDigest, BorderlessPdq | None, tuple[int, int]]:
+    """Full decode and Meta's reference hashing code: bit-exact with pdq-photo-hasher."""
+    photo = load_photo(path, apply_exif=options.apply_exif, max_pixels=options.max_pixels)
+    digest = pdq.hash_rgb(photo.rgb, dihedral=options.dihedral)
+    borderless = None
+    if options.remove_borders:
+        crop = find_uniform_borders(photo.rgb)
+        if crop is not None:
+            inner = pdq.hash_rgb(crop.apply(photo.rgb), dihedral=options.dihedral)
+            borderless = BorderlessPdq(inner, crop)
+    height, width = photo.rgb.shape[:2]
+    return digest, borderless, (width, height)

@@ -8,9 +8,12 @@ hash drifts far from the original; hashing the picture without its bars brings i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
+
+_Pixel = TypeVar("_Pixel", bound=np.generic)
 
 # Grey levels a bar may wander (JPEG/H.264 noise) and still count as one flat colour.
 DEFAULT_TOLERANCE = 12.0
@@ -35,7 +38,7 @@ class BorderCrop:
         """Pillow-style (left, upper, right, lower) box of what stays."""
         return (self.left, self.top, width - self.right, height - self.bottom)
 
-    def apply(self, rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    def apply(self, rgb: NDArray[_Pixel]) -> NDArray[_Pixel]:
         """The picture without its bars, as a contiguous array ready for hashing."""
         height, width = rgb.shape[:2]
         return np.ascontiguousarray(
@@ -50,9 +53,11 @@ class BorderCrop:
         return [self.left, self.top, self.right, self.bottom]
 
 
-def _luma(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
+def _luma(pixels: NDArray[np.generic]) -> NDArray[np.float32]:
+    if pixels.ndim == 2:
+        return pixels.astype(np.float32)
     weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return (rgb.astype(np.float32) @ weights).astype(np.float32)
+    return (pixels.astype(np.float32) @ weights).astype(np.float32)
 
 
 def _bar_depth(lines: NDArray[np.float32], tolerance: float) -> int:
@@ -66,9 +71,11 @@ def _bar_depth(lines: NDArray[np.float32], tolerance: float) -> int:
 
 
 def find_uniform_borders(
-    rgb: NDArray[np.uint8], tolerance: float = DEFAULT_TOLERANCE
+    rgb: NDArray[np.generic], tolerance: float = DEFAULT_TOLERANCE
 ) -> BorderCrop | None:
     """Detect flat bars on each side; ``None`` when there are none worth removing.
+
+    ``rgb`` is an RGB image (h, w, 3) or a luma image (h, w).
 
     Each side is judged on its own colour, so a black top bar and a white bottom bar both go.
     """

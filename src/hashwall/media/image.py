@@ -132,6 +132,54 @@ def load_photo(
     return DecodedPhoto(rgb, original_size, source_mode, frames)
 
 
+@dataclass(frozen=True)
+class DecodedLuma:
+    """Luma (grey) pixels as displayed, possibly decoded at reduced scale, and the full size."""
+
+    luma: NDArray[np.uint8] | NDArray[np.float32]
+    full_size: tuple[int, int]  # (width, height) as displayed, at full scale
+
+
+_LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+_TRANSPOSING_ORIENTATIONS = frozenset({5, 6, 7, 8})
+
+
+def load_luma(
+    path: Path,
+    *,
+    apply_exif: bool = True,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    draft_size: tuple[int, int] | None = None,
+) -> DecodedLuma:
+    """Decode only what PDQ needs: luma, with JPEGs decoded straight to Y at reduced scale.
+
+    JPEG stores Y (the same 0.299/0.587/0.114 luma PDQ uses) separately, so asking the decoder
+    for "L" skips chroma upsampling and colour conversion, and ``draft`` skips most of the IDCT.
+    """
+    image = open_image(path, max_pixels)
+    stored_width, stored_height = image.size
+    orientation = image.getexif().get(0x0112, 1) if apply_exif else 1
+    try:
+        with _own_bomb_check():
+            if draft_size is not None and image.format == "JPEG" and image.mode in {"RGB", "L"}:
+                image.draft("L", draft_size)
+            image.load()
+            if apply_exif:
+                image = ImageOps.exif_transpose(image)
+            luma: NDArray[np.uint8] | NDArray[np.float32]
+            if image.mode == "L":
+                luma = np.asarray(image, dtype=np.uint8)
+            else:
+                luma = to_rgb_array(image).astype(np.float32) @ _LUMA_WEIGHTS
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
+        raise MediaError(path, f"corrupt or truncated image data ({error})") from None
+    except MemoryError:
+        raise MediaError(path, "not enough memory to decode this image") from None
+    if orientation in _TRANSPOSING_ORIENTATIONS:
+        stored_width, stored_height = stored_height, stored_width
+    return DecodedLuma(np.ascontiguousarray(luma), (stored_width, stored_height))
+
+
 def to_rgb_array(image: Image.Image) -> RGBArray:
     """Convert any Pillow mode to contiguous uint8 RGB, as a viewer would show it."""
     mode = image.mode
