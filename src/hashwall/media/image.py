@@ -170,14 +170,14 @@ def load_luma(
             if image.mode == "L":
                 luma = np.asarray(image, dtype=np.uint8)
             else:
-                luma = to_rgb_array(image).astype(np.float32) @ _LUMA_WEIGHTS
+                luma = np.ascontiguousarray(to_rgb_array(image).astype(np.float32) @ _LUMA_WEIGHTS)
     except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise MediaError(path, f"corrupt or truncated image data ({error})") from None
     except MemoryError:
         raise MediaError(path, "not enough memory to decode this image") from None
     if orientation in _TRANSPOSING_ORIENTATIONS:
         stored_width, stored_height = stored_height, stored_width
-    return DecodedLuma(np.ascontiguousarray(luma), (stored_width, stored_height))
+    return DecodedLuma(luma, (stored_width, stored_height))
 
 
 def to_rgb_array(image: Image.Image) -> RGBArray:

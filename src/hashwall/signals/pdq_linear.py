@@ -14,6 +14,7 @@ using the reference code through ``pdqhash``.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,6 +22,7 @@ from numpy.typing import NDArray
 from hashwall.signals.pdq import REFERENCE_SIDE, PdqDigest
 
 GRID = 64
+FloatArray = NDArray[np.floating[Any]]
 _DCT_SIZE = 16
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 #: How the eight dihedral variants are read off the original's 16x16 DCT: (transpose?, sign mask).
@@ -69,14 +71,16 @@ def _dct_matrix() -> NDArray[np.float32]:
     rows = np.arange(1, _DCT_SIZE + 1, dtype=np.float64)[:, None]
     cols = np.arange(GRID, dtype=np.float64)[None, :]
     matrix = np.sqrt(2.0 / GRID) * np.cos((np.pi / 2.0 / GRID) * rows * (2 * cols + 1))
-    return matrix.astype(np.float32)
+    result: NDArray[np.float32] = matrix.astype(np.float32)
+    return result
 
 
 def luma_of(rgb: NDArray[np.uint8]) -> NDArray[np.float32]:
-    return np.ascontiguousarray(rgb.astype(np.float32) @ _LUMA)
+    luma: NDArray[np.float32] = np.ascontiguousarray(rgb.astype(np.float32) @ _LUMA)
+    return luma
 
 
-def quality_of(grid: NDArray[np.float32]) -> int:
+def quality_of(grid: FloatArray) -> int:
     """PDQ's gradient-count heuristic on the 64x64 image (truncating as the reference does)."""
     vertical = np.trunc((grid[:-1, :] - grid[1:, :]) * 100 / 255)
     horizontal = np.trunc((grid[:, :-1] - grid[:, 1:]) * 100 / 255)
@@ -84,7 +88,7 @@ def quality_of(grid: NDArray[np.float32]) -> int:
     return min(100, total // 90)
 
 
-def _bits_to_hex(dct: NDArray[np.float32]) -> str:
+def _bits_to_hex(dct: FloatArray) -> str:
     """Bit i*16+j is set when coefficient (i, j) exceeds the median (rank 128 of 256)."""
     flat = dct.reshape(-1)
     median = np.partition(flat, 127)[127]
