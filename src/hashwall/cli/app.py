@@ -47,6 +47,21 @@ app.command("compare")(compare_command)
 app.command("match")(match_command)
 
 
+# Server commands: their modules import FastAPI/SQLAlchemy only when run (survivor installs
+# have neither).
+def _register_server_commands() -> None:
+    from hashwall.cli.db_cmd import db_app
+    from hashwall.cli.keys_cmd import keys_app
+    from hashwall.cli.serve_cmd import serve_command
+
+    app.command("serve")(serve_command)
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(db_app, name="db")
+
+
+_register_server_commands()
+
+
 def main() -> None:
     single_threaded_numerics()
     app()

@@ -1,0 +1,84 @@
+"""The FastAPI application factory.
+
+``create_app(settings)`` builds one worker: it migrates the database (when asked), loads the
+live index, starts the change-log tailer, and serves the v1 routes. ``hashwall serve`` runs
+:func:`create_app_from_env` in each uvicorn worker; settings reach the workers through the
+``HASHWALL_*`` environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from hashwall import __version__
+from hashwall.service.errors import error_body, install_error_handlers
+from hashwall.service.routes import banks, entries, imports, match, system
+from hashwall.service.settings import Settings
+from hashwall.service.state import ServiceState
+
+_DESCRIPTION = """Match photos and videos against banks of known non-consensual intimate imagery.
+
+Every endpoint except `/v1/health` needs an API key (`X-API-Key: hw_...` or
+`Authorization: Bearer hw_...`); create one with `hashwall keys create --role ROLE`.
+Errors are JSON: `{"error": {"field": ..., "message": ...}}` (a list for validation errors).
+"""
+
+# Multipart bodies carry a little framing around the file itself.
+_FRAMING_ALLOWANCE = 64 * 1024
+
+
+class BodySizeLimit:
+    """Refuse a request whose declared body is over the upload limit before reading it."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            declared = dict(scope["headers"]).get(b"content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+                from fastapi.responses import JSONResponse
+
+                message = f"the request body is larger than the {self.max_bytes}-byte limit"
+                response = JSONResponse(error_body("body", message), 413)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = ServiceState.open(settings)
+        state.tailer.start()
+        app.state.hashwall = state
+        try:
+            yield
+        finally:
+            state.close()
+
+    app = FastAPI(
+        title="hashwall",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    install_error_handlers(app)
+    for module in (system, banks, entries, imports, match):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + _FRAMING_ALLOWANCE)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Uvicorn factory for ``hashwall serve`` (each worker reads ``HASHWALL_*``)."""
+    return create_app(Settings())

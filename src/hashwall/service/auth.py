@@ -1,0 +1,147 @@
+"""API keys and roles.
+
+Keys are 32 random bytes (``hw_`` + URL-safe base64), so a fast keyed hash is enough to store
+them: there is nothing to brute-force that a slow password hash would protect. Only the HMAC
+(peppered with the server secret) and an 8-character prefix are stored; the key is shown once.
+Nothing here logs a key or its hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
+from sqlalchemy import select
+
+from hashwall.service.errors import ApiError
+from hashwall.store import ApiKey, Database
+
+KEY_PREFIX = "hw_"
+
+
+class Role(StrEnum):
+    HASHER = "hasher"
+    MATCHER = "matcher"
+    CURATOR = "curator"
+    REVIEWER = "reviewer"
+    ADMIN = "admin"
+
+
+class Permission(StrEnum):
+    HASH = "hash"  # hash an upload, no matching
+    MATCH = "match"  # match hashes or uploads against banks
+    BANKS_READ = "banks:read"
+    BANKS_WRITE = "banks:write"
+    ENTRIES_READ = "entries:read"
+    ENTRIES_WRITE = "entries:write"
+    MATCHES_READ = "matches:read"  # stored match records
+    KEYS_ADMIN = "keys:admin"
+
+
+_P = Permission
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.HASHER: frozenset({_P.HASH}),
+    Role.MATCHER: frozenset({_P.HASH, _P.MATCH, _P.BANKS_READ}),
+    Role.CURATOR: frozenset(
+        {_P.HASH, _P.MATCH, _P.BANKS_READ, _P.BANKS_WRITE, _P.ENTRIES_READ, _P.ENTRIES_WRITE}
+    ),
+    Role.REVIEWER: frozenset({_P.BANKS_READ, _P.ENTRIES_READ, _P.MATCHES_READ}),
+    Role.ADMIN: frozenset(Permission),
+}
+
+
+def hash_key(key: str, secret: str) -> str:
+    return hmac.new(secret.encode(), key.encode(), hashlib.sha256).hexdigest()
+
+
+def generate_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller behind a valid key."""
+
+    key_id: int
+    name: str
+    role: Role
+
+    def can(self, permission: Permission) -> bool:
+        return permission in ROLE_PERMISSIONS[self.role]
+
+
+def create_api_key(db: Database, secret: str, role: Role, name: str = "") -> tuple[ApiKey, str]:
+    """Store a new key and return it with the plaintext key (never retrievable again)."""
+    key = generate_key()
+    with db.session() as session:
+        row = ApiKey(name=name, prefix=key[:8], key_hash=hash_key(key, secret), role=role.value)
+        session.add(row)
+        session.flush()
+        session.expunge(row)
+    return row, key
+
+
+def lookup_key(db: Database, secret: str, key: str) -> Principal | None:
+    if not key.startswith(KEY_PREFIX) or len(key) > 200:
+        return None
+    digest = hash_key(key, secret)
+    with db.session() as session:
+        row = session.scalars(
+            select(ApiKey).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
+        ).first()
+        if row is None or not hmac.compare_digest(row.key_hash, digest):
+            return None
+        return Principal(row.id, row.name, Role(row.role))
+
+
+_bearer_or_header = APIKeyHeader(
+    name="X-API-Key",
+    auto_error=False,
+    description="An API key from `hashwall keys create --role ROLE` (or `Authorization: Bearer`).",
+)
+
+
+def _presented_key(request: Request, header_key: str | None) -> str | None:
+    if header_key:
+        return header_key
+    authorization = request.headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+def authenticate(
+    request: Request, header_key: Annotated[str | None, Depends(_bearer_or_header)]
+) -> Principal:
+    """401 when no key or an unknown/revoked key is presented."""
+    key = _presented_key(request, header_key)
+    challenge = {"WWW-Authenticate": 'Bearer realm="hashwall"'}
+    if key is None:
+        raise ApiError(401, "an API key is required (X-API-Key header)", "X-API-Key", challenge)
+    state = request.app.state.hashwall
+    principal = lookup_key(state.db, state.settings.secret_key, key)
+    if principal is None:
+        raise ApiError(401, "the API key is not valid or was revoked", "X-API-Key", challenge)
+    return principal
+
+
+def require(permission: Permission) -> object:
+    """A dependency: the caller must hold ``permission`` (403 otherwise)."""
+
+    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not principal.can(permission):
+            raise ApiError(
+                403,
+                f"role {principal.role.value!r} may not do this (needs {permission.value!r})",
+                "X-API-Key",
+            )
+        return principal
+
+    return Depends(check)

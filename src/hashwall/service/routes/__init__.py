@@ -1,0 +1,1 @@
+"""The v1 API routers, one module per resource."""

@@ -1,0 +1,60 @@
+"""What one worker process holds: settings, database, live index and its change tailer."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from hashwall.service.change_log import ChangeTailer, latest_change_id
+from hashwall.service.live_index import LiveIndex
+from hashwall.service.settings import Settings
+from hashwall.store import ChangeKind, Database, create_database, upgrade
+
+log = logging.getLogger("hashwall.service")
+
+
+@dataclass
+class ServiceState:
+    settings: Settings
+    db: Database
+    index: LiveIndex
+    tailer: ChangeTailer
+
+    @classmethod
+    def open(cls, settings: Settings) -> ServiceState:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        db = create_database(settings.resolved_database_url())
+        if settings.auto_migrate:
+            upgrade(db.engine)
+        # Read the log position first: changes committed while we load are replayed after.
+        start_after = latest_change_id(db)
+        index = LiveIndex()
+        with db.session() as session:
+            index.load_all(session)
+        log.info("index loaded: %d active entries", len(index))
+        tailer = ChangeTailer(
+            db, index, start_after=start_after, poll_seconds=settings.change_poll_seconds
+        )
+        return cls(settings, db, index, tailer)
+
+    def close(self) -> None:
+        self.tailer.stop()
+        self.db.dispose()
+
+    def publish(self, kind: ChangeKind, target_id: int) -> None:
+        """Apply a committed change to this worker's index now (others learn from the log)."""
+        with self.db.session() as session:
+            if kind is ChangeKind.ENTRY:
+                self.index.sync_entries(session, [target_id])
+            elif kind is ChangeKind.BANK:
+                self.index.sync_bank(session, target_id)
+            else:
+                self.index.sync_import(session, target_id)
+
+
+def get_state(request: Request) -> ServiceState:
+    state = request.app.state.hashwall
+    assert isinstance(state, ServiceState)
+    return state
