@@ -9,6 +9,7 @@ import typer
 from hashwall import __version__
 from hashwall.cli.compare_cmd import compare_command
 from hashwall.cli.hash_cmd import hash_command
+from hashwall.cli.likeness_cmd import likeness_app
 from hashwall.cli.match_cmd import match_command
 from hashwall.hashing.batch import single_threaded_numerics
 
@@ -45,6 +46,7 @@ def main_options(
 app.command("hash")(hash_command)
 app.command("compare")(compare_command)
 app.command("match")(match_command)
+app.add_typer(likeness_app, name="likeness")  # heavy ML imports happen inside its commands
 
 
 # Server commands: their modules import FastAPI/SQLAlchemy only when run (survivor installs

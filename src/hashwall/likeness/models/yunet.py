@@ -1,0 +1,63 @@
+"""Face detection with OpenCV Zoo's YuNet (int8, 5 landmarks) through OpenCV's FaceDetectorYN."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from hashwall.likeness.models.interfaces import DetectedFace, RGBImage
+from hashwall.likeness.models.resources import YUNET, locate
+
+# Faces are searched on a copy whose longer side is at most this: YuNet finds faces down to about
+# 10 px, so 640 px keeps every face that is large enough to identify while bounding the cost of
+# multi-megapixel photos (detection time grows with the pixel count).
+DETECTION_MAX_SIDE = 640
+CONFIDENCE_THRESHOLD = 0.7
+NMS_THRESHOLD = 0.3
+
+
+class YuNetDetector:
+    """:class:`~hashwall.likeness.models.interfaces.FaceDetector` backed by YuNet."""
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        confidence_threshold: float = CONFIDENCE_THRESHOLD,
+        max_side: int = DETECTION_MAX_SIDE,
+    ) -> None:
+        path = model_path if model_path is not None else locate(YUNET)
+        self.model_id = YUNET.model_id if model_path is None else path.stem
+        self._max_side = max_side
+        previous = cv2.utils.logging.getLogLevel()
+        # OpenCV 5 warns that its new graph engine ignores targets; nothing to act on.
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        try:
+            self._net = cv2.FaceDetectorYN.create(
+                str(path), "", (320, 320), confidence_threshold, NMS_THRESHOLD, 5000
+            )
+        finally:
+            cv2.utils.logging.setLogLevel(previous)
+
+    def detect(self, image: RGBImage) -> list[DetectedFace]:
+        """Faces in ``image``, highest confidence first, in the image's own pixel coordinates."""
+        height, width = image.shape[:2]
+        scale = min(1.0, self._max_side / max(height, width))
+        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+        self._net.setInputSize((bgr.shape[1], bgr.shape[0]))
+        _, rows = self._net.detect(bgr)
+        if rows is None:
+            return []
+        faces = []
+        for row in np.asarray(rows, dtype=np.float32):
+            coords = row[:14] / scale
+            box = (float(coords[0]), float(coords[1]), float(coords[2]), float(coords[3]))
+            landmarks = coords[4:14].reshape(5, 2).astype(np.float32)
+            faces.append(DetectedFace(box, landmarks, float(row[14])))
+        faces.sort(key=lambda face: face.confidence, reverse=True)
+        return faces
