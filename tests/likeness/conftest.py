@@ -6,6 +6,7 @@ with :class:`FixedScore`, a double of the intimate-classifier interface.
 
 from __future__ import annotations
 
+from importlib.util import find_spec
 from pathlib import Path
 
 import numpy as np
@@ -13,18 +14,19 @@ import pytest
 from numpy.typing import NDArray
 from PIL import Image
 
-pytest.importorskip("onnxruntime")
-pytest.importorskip("cv2")
-pytest.importorskip("cryptography")
-
-from hashwall.likeness.enrol import enrol_images  # noqa: E402
-from hashwall.likeness.models import (  # noqa: E402
+from hashwall.likeness.enrol import enrol_images
+from hashwall.likeness.models import (
     DetectedFace,
     FaceModels,
     RGBImage,
     default_face_models,
 )
-from hashwall.likeness.templates import Template  # noqa: E402
+from hashwall.likeness.templates import Template
+
+# The likeness extra is part of the dev extra; an install without it skips these tests instead of
+# failing on imports.
+_MISSING = [name for name in ("onnxruntime", "cv2", "cryptography") if find_spec(name) is None]
+collect_ignore_glob = ["test_*.py"] if _MISSING else []
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ASTRONAUT = REPO_ROOT / "samples" / "known" / "astronaut.jpg"  # NASA, public domain
