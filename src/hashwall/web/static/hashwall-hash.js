@@ -234,7 +234,7 @@ function countGifFrames(bytes) {
 /**
  * Decode an image Blob to RGBA pixels as displayed: EXIF orientation applied, no colour-space
  * conversion (embedded ICC profiles ignored, as Pillow ignores them), transparency composited
- * over white afterwards by flattenAlpha().
+ * over white as media/image.py does.
  */
 export async function decodeImage(blob) {
   const bitmap = await createImageBitmap(blob, {
@@ -249,10 +249,16 @@ export async function decodeImage(blob) {
         ? new OffscreenCanvas(width, height)
         : Object.assign(document.createElement("canvas"), { width, height });
     // willReadFrequently keeps the canvas in CPU memory: we read it once, fully, and draw no more.
-    const context = canvas.getContext("2d", { willReadFrequently: true, alpha: true });
+    const context = canvas.getContext("2d", { willReadFrequently: true, alpha: false });
+    // Composite over white while drawing. Canvases store premultiplied colour, so reading a
+    // transparent image back and compositing afterwards would lose the colour of faint pixels;
+    // drawing an unpremultiplied bitmap over white gives round(c * a / 255 + 255 - a), which is
+    // media/image.py's rint(c * alpha + 255 * (1 - alpha)).
+    context.fillStyle = "#ffffff";
+    context.fillRect(0, 0, width, height);
     context.drawImage(bitmap, 0, 0);
     const rgba = context.getImageData(0, 0, width, height).data;
-    flattenAlpha(rgba);
+    flattenAlpha(rgba); // a no-op on an opaque canvas; kept for engines that ignore alpha: false
     return { rgba, width, height };
   } finally {
     bitmap.close();
@@ -510,10 +516,15 @@ function medianFloat32(values) {
   return sorted.length & 1 ? sorted[middle] : fround(fround(sorted[middle - 1] + sorted[middle]) / 2);
 }
 
-/** How many leading lines are flat and of the first line's colour (borders._bar_depth). */
-function barDepth(lineCount, readLine, tolerance) {
+/**
+ * How many leading lines are flat and of the first line's colour (borders._bar_depth).
+ * `readLine(i)` gives line i's luma values, `readChannels(0)` the first line's R, G, B values.
+ */
+function barDepth(lineCount, readLine, readChannels, tolerance) {
   if (lineCount === 0) return 0;
-  const colour = medianFloat32(readLine(0));
+  // borders.py takes the median of the first line's raw R, G and B values together, not of its
+  // luma (its _luma() sees a single line as already grey); mirrored so crops agree exactly.
+  const colour = medianFloat32(readChannels(0));
   for (let line = 0; line < lineCount; line++) {
     const values = readLine(line);
     let total = 0;
@@ -547,11 +558,24 @@ export function findUniformBorders(rgba, width, height, tolerance = BORDER_TOLER
   const w = cols.length;
   const rowLine = (y) => cols.map((x) => borderLuma(rgba, (y * width + x) * 4));
   const colLine = (x) => rows.map((y) => borderLuma(rgba, (y * width + x) * 4));
+  const channels = (offsets) => offsets.flatMap((p) => [rgba[p], rgba[p + 1], rgba[p + 2]]);
+  const rowChannels = (y) => channels(cols.map((x) => (y * width + x) * 4));
+  const colChannels = (x) => channels(rows.map((y) => (y * width + x) * 4));
   const half = (n) => n >> 1;
-  const top = barDepth(half(h), (i) => rowLine(rows[i]), tolerance);
-  const bottom = barDepth(half(h), (i) => rowLine(rows[h - 1 - i]), tolerance);
-  const left = barDepth(half(w), (i) => colLine(cols[i]), tolerance);
-  const right = barDepth(half(w), (i) => colLine(cols[w - 1 - i]), tolerance);
+  const top = barDepth(half(h), (i) => rowLine(rows[i]), (i) => rowChannels(rows[i]), tolerance);
+  const bottom = barDepth(
+    half(h),
+    (i) => rowLine(rows[h - 1 - i]),
+    (i) => rowChannels(rows[h - 1 - i]),
+    tolerance,
+  );
+  const left = barDepth(half(w), (i) => colLine(cols[i]), (i) => colChannels(cols[i]), tolerance);
+  const right = barDepth(
+    half(w),
+    (i) => colLine(cols[w - 1 - i]),
+    (i) => colChannels(cols[w - 1 - i]),
+    tolerance,
+  );
   const crop = [
     toPixels(left, colStep, width),
     toPixels(top, rowStep, height),
