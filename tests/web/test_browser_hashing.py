@@ -325,10 +325,12 @@ def test_videos_and_animations_get_digests_only(
     frames = [Image.fromarray(textured_rgb(seed, (64, 48))) for seed in (5, 6)]
     animation = tmp_path / "animated.gif"
     frames[0].save(animation, save_all=True, append_images=frames[1:], duration=100)
+    animated_webp = tmp_path / "animated.webp"
+    frames[0].save(animated_webp, save_all=True, append_images=frames[1:], duration=100)
     still = tmp_path / "still.gif"
     frames[0].save(still)
-    run = hash_in_browser(browser, page_server, [video, animation, still])
-    for path, result in zip([video, animation], run.results, strict=False):
+    run = hash_in_browser(browser, page_server, [video, animation, animated_webp, still])
+    for path, result in zip([video, animation, animated_webp], run.results, strict=False):
         data = path.read_bytes()
         assert result["record"] == {
             "path": path.name,
@@ -340,7 +342,8 @@ def test_videos_and_animations_get_digests_only(
             },
         }
     assert python_record(animation)["content_type"] == "video"
-    assert run.results[2]["record"] == python_record(still)
+    assert python_record(animated_webp)["content_type"] == "video"
+    assert run.results[3]["record"] == python_record(still)
 
 
 def test_unreadable_files_are_reported_not_hashed(

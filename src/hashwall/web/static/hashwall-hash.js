@@ -1,4 +1,4 @@
-// hashwall-hash.js: hash photos and videos entirely in the browser, exactly as `hashwall hash` does.
+// hashwall-hash.js: hash photos and videos entirely in the browser, as `hashwall hash` does.
 //
 // An ES module with no dependencies and no network access. Pixels and file bytes never leave the
 // function that reads them; only the record (hashes, quality, size) is returned. The output of
@@ -185,7 +185,8 @@ export function kindFromHeader(bytes) {
 export function isAnimated(bytes) {
   if (ascii(bytes, 0, 4) === "RIFF" && ascii(bytes, 8, 12) === "WEBP") {
     // VP8X chunk first, flag bit 1 = animation; Pillow reports n_frames > 1 only then.
-    return ascii(bytes, 12, 16) === "VP8X" && (bytes[20] & 0x02) !== 0 && countWebpFrames(bytes) > 1;
+    const flagged = ascii(bytes, 12, 16) === "VP8X" && (bytes[20] & 0x02) !== 0;
+    return flagged && countWebpFrames(bytes) > 1;
   }
   if (["GIF87a", "GIF89a"].includes(ascii(bytes, 0, 6))) return countGifFrames(bytes) > 1;
   return false;
@@ -194,7 +195,8 @@ export function isAnimated(bytes) {
 function countWebpFrames(bytes) {
   let frames = 0;
   for (let offset = 12; offset + 8 <= bytes.length; ) {
-    const size = bytes[offset + 4] | (bytes[offset + 5] << 8) | (bytes[offset + 6] << 16) | (bytes[offset + 7] << 24);
+    // Little-endian, unsigned: a corrupt size can only step forwards, out of the loop.
+    const size = new DataView(bytes.buffer, bytes.byteOffset + offset + 4, 4).getUint32(0, true);
     if (ascii(bytes, offset, offset + 4) === "ANMF") frames++;
     offset += 8 + size + (size & 1);
   }
@@ -299,7 +301,9 @@ export function regionLuma(rgba, imageWidth, left, top, width, height) {
   const outWidth = squash ? REFERENCE_SIDE : width;
   const outHeight = squash ? REFERENCE_SIDE : height;
   const cols = new Int32Array(outWidth);
-  for (let x = 0; x < outWidth; x++) cols[x] = left + (squash ? Math.floor((x * width) / outWidth) : x);
+  for (let x = 0; x < outWidth; x++) {
+    cols[x] = left + (squash ? Math.floor((x * width) / outWidth) : x);
+  }
   const luma = new Float32Array(outWidth * outHeight);
   for (let y = 0; y < outHeight; y++) {
     const sourceRow = top + (squash ? Math.floor((y * height) / outHeight) : y);
@@ -385,10 +389,14 @@ function gradientStep(u, v) {
 export function qualityOf(grid) {
   let sum = 0;
   for (let i = 0; i < GRID - 1; i++) {
-    for (let j = 0; j < GRID; j++) sum += gradientStep(grid[i * GRID + j], grid[(i + 1) * GRID + j]);
+    for (let j = 0; j < GRID; j++) {
+      sum += gradientStep(grid[i * GRID + j], grid[(i + 1) * GRID + j]);
+    }
   }
   for (let i = 0; i < GRID; i++) {
-    for (let j = 0; j < GRID - 1; j++) sum += gradientStep(grid[i * GRID + j], grid[i * GRID + j + 1]);
+    for (let j = 0; j < GRID - 1; j++) {
+      sum += gradientStep(grid[i * GRID + j], grid[i * GRID + j + 1]);
+    }
   }
   return Math.min(100, Math.floor(sum / 90));
 }
@@ -437,7 +445,9 @@ export function dctToHex(dct) {
   let hex = "";
   for (let nibble = 63; nibble >= 0; nibble--) {
     let value = 0;
-    for (let bit = 3; bit >= 0; bit--) value = (value << 1) | (dct[nibble * 4 + bit] > median ? 1 : 0);
+    for (let bit = 3; bit >= 0; bit--) {
+      value = (value << 1) | (dct[nibble * 4 + bit] > median ? 1 : 0);
+    }
     hex += value.toString(16);
   }
   return hex;
@@ -483,7 +493,9 @@ export function pdqFromLuma(luma, width, height, { dihedral = true } = {}) {
   const dct = dct64To16(grid);
   const hash = dctToHex(dct);
   if (!dihedral) return { hash, quality };
-  const variants = DIHEDRAL_RULES.map(([transpose, sign]) => dctToHex(dihedralDct(dct, transpose, sign)));
+  const variants = DIHEDRAL_RULES.map(([transpose, sign]) =>
+    dctToHex(dihedralDct(dct, transpose, sign)),
+  );
   return { hash, quality, dihedral: variants };
 }
 
@@ -513,7 +525,8 @@ function medianFloat32(values) {
   const sorted = Float32Array.from(values).sort();
   const middle = sorted.length >> 1;
   // numpy's median of an even count: the float32 mean of the two middle values.
-  return sorted.length & 1 ? sorted[middle] : fround(fround(sorted[middle - 1] + sorted[middle]) / 2);
+  if (sorted.length & 1) return sorted[middle];
+  return fround(fround(sorted[middle - 1] + sorted[middle]) / 2);
 }
 
 /**
@@ -584,9 +597,8 @@ export function findUniformBorders(rgba, width, height, tolerance = BORDER_TOLER
   ];
   const remainingWidth = width - crop[0] - crop[2];
   const remainingHeight = height - crop[1] - crop[3];
-  if (remainingWidth < MIN_CONTENT_FRACTION * width || remainingHeight < MIN_CONTENT_FRACTION * height) {
-    return null;
-  }
+  const narrow = remainingWidth < MIN_CONTENT_FRACTION * width;
+  if (narrow || remainingHeight < MIN_CONTENT_FRACTION * height) return null;
   return crop.every((side) => side === 0) ? null : crop;
 }
 
@@ -603,9 +615,9 @@ export function photoSignals(rgba, width, height, { dihedral = true, removeBorde
     const crop = findUniformBorders(rgba, width, height);
     if (crop !== null) {
       const [left, top, right, bottom] = crop;
-      const inner = pdqOfRegion(rgba, width, left, top, width - left - right, height - top - bottom, {
-        dihedral,
-      });
+      const innerWidth = width - left - right;
+      const innerHeight = height - top - bottom;
+      const inner = pdqOfRegion(rgba, width, left, top, innerWidth, innerHeight, { dihedral });
       pdq.borderless = { ...inner, crop };
     }
   }
@@ -638,7 +650,9 @@ export async function hashFile(file, { dihedral = true, removeBorders = true, pa
   if (file.size === 0) throw new HashError(recordPath, "empty file (0 bytes)");
   const bytes = new Uint8Array(await file.arrayBuffer());
   let kind = kindFromHeader(bytes.subarray(0, 512));
-  if (kind === null) throw new HashError(recordPath, "not an image or video (unrecognised file format)");
+  if (kind === null) {
+    throw new HashError(recordPath, "not an image or video (unrecognised file format)");
+  }
   if (kind === "photo" && isAnimated(bytes)) kind = "video";
   const [md5, sha256] = [md5Hex(bytes), await sha256Hex(bytes)];
   if (kind === "video") {
@@ -648,7 +662,8 @@ export async function hashFile(file, { dihedral = true, removeBorders = true, pa
   try {
     image = await decodeImage(file);
   } catch (error) {
-    throw new HashError(recordPath, `not a readable image in this browser (${error.message || error})`);
+    const why = error?.message || String(error);
+    throw new HashError(recordPath, `not a readable image in this browser (${why})`);
   }
   const pdq = photoSignals(image.rgba, image.width, image.height, { dihedral, removeBorders });
   return {
