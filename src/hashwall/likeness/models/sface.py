@@ -24,7 +24,7 @@ class SFaceEmbedder:
     def __init__(self, model_path: Path | None = None, *, threads: int = DEFAULT_THREADS) -> None:
         path = model_path if model_path is not None else locate(SFACE)
         self.model_id = SFACE.model_id if model_path is None else path.stem
-        self._net = OnnxModel(path, threads, fill_extra_inputs=True)
+        self._net = OnnxModel(path, threads, weights_as_graph_inputs=True)
 
     def embed(self, image: RGBImage, face: DetectedFace) -> Embedding:
         """L2-normalised 128-d embedding of the aligned face.
