@@ -253,3 +253,17 @@ def test_missing_fields_and_bad_json_are_422_lists(api: Api) -> None:
     assert huge.status_code == 422
     unknown = api.call("GET", "/v1/nothing-here")
     assert unknown.status_code == 404 and unknown.json()["error"]["message"]
+
+
+def test_control_characters_from_client_data_are_not_stored(api: Api) -> None:
+    bank = api.create_bank()
+    record = {"path": "evil\u0000name\u0007.jpg", "signals": {"md5": "f" * 32}}
+    added = api.call("POST", f"/v1/banks/{bank['id']}/entries", json={"record": record})
+    assert added.status_code == 201, added.text
+    assert added.json()["label"] == "evilname.jpg"
+    bad = api.call(
+        "POST",
+        f"/v1/banks/{bank['id']}/entries",
+        json={"hashes": [{"signal_type": "md5", "signal_value": "f" * 32}], "label": "a\u0000"},
+    )
+    assert bad.status_code == 422 and bad.json()["error"][0]["field"] == "body.label"

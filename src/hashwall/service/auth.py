@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader
 from sqlalchemy import select
 
@@ -117,7 +119,33 @@ def _presented_key(request: Request, header_key: str | None) -> str | None:
     return None
 
 
-def authenticate(
+class KeyCache:
+    """Valid keys seen in the last ``ttl`` seconds, so a match request costs no key query.
+
+    Revoking a key clears this worker's cache at once; other workers stop accepting the key
+    within ``ttl`` seconds. Entries are keyed by the key's HMAC, never the key itself.
+    """
+
+    def __init__(self, ttl: float = 2.0) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, digest: str) -> Principal | None:
+        found = self._entries.get(digest)
+        if found is None or found[0] < time.monotonic():
+            return None
+        return found[1]
+
+    def put(self, digest: str, principal: Principal) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[digest] = (time.monotonic() + self.ttl, principal)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+async def authenticate(
     request: Request, header_key: Annotated[str | None, Depends(_bearer_or_header)]
 ) -> Principal:
     """401 when no key or an unknown/revoked key is presented."""
@@ -126,7 +154,12 @@ def authenticate(
     if key is None:
         raise ApiError(401, "an API key is required (X-API-Key header)", "X-API-Key", challenge)
     state = request.app.state.hashwall
-    principal = lookup_key(state.db, state.settings.secret_key, key)
+    digest = hash_key(key, state.settings.secret_key)
+    principal: Principal | None = state.key_cache.get(digest)
+    if principal is None:
+        principal = await run_in_threadpool(lookup_key, state.db, state.settings.secret_key, key)
+        if principal is not None:
+            state.key_cache.put(digest, principal)
     if principal is None:
         raise ApiError(401, "the API key is not valid or was revoked", "X-API-Key", challenge)
     return principal
@@ -135,7 +168,7 @@ def authenticate(
 def require(permission: Permission) -> object:
     """A dependency: the caller must hold ``permission`` (403 otherwise)."""
 
-    def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
         if not principal.can(permission):
             raise ApiError(
                 403,

@@ -31,6 +31,12 @@ class ApiError(Exception):
         self.headers = headers
 
 
+def printable(value: str, limit: int) -> str:
+    """A name taken from client data (file names, record paths) made safe to store and show:
+    control characters (PostgreSQL rejects NUL) dropped, length capped."""
+    return "".join(c for c in value if ord(c) >= 32)[:limit]
+
+
 def error_body(field: str | None, message: str) -> dict[str, Any]:
     return {"error": {"field": field, "message": message}}
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from hashwall.service.auth import KeyCache
 from hashwall.service.change_log import ChangeTailer, latest_change_id
 from hashwall.service.live_index import LiveIndex
 from hashwall.service.settings import Settings
@@ -21,6 +22,7 @@ class ServiceState:
     db: Database
     index: LiveIndex
     tailer: ChangeTailer
+    key_cache: KeyCache = field(default_factory=KeyCache)
 
     @classmethod
     def open(cls, settings: Settings) -> ServiceState:
@@ -54,7 +56,7 @@ class ServiceState:
                 self.index.sync_import(session, target_id)
 
 
-def get_state(request: Request) -> ServiceState:
+async def get_state(request: Request) -> ServiceState:
     state = request.app.state.hashwall
     assert isinstance(state, ServiceState)
     return state

@@ -16,7 +16,7 @@ from fastapi import UploadFile
 
 from hashwall.hashing import HashOptions, HashRecord, hash_file
 from hashwall.media import MediaError
-from hashwall.service.errors import ApiError
+from hashwall.service.errors import ApiError, printable
 
 _CHUNK = 1024 * 1024
 _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,8}$")
@@ -24,7 +24,7 @@ _SUFFIX = re.compile(r"\.[A-Za-z0-9]{1,8}$")
 
 def hash_upload(upload: UploadFile, max_bytes: int, field: str) -> HashRecord:
     """Hash an uploaded file; 413 when it is too large, 422 when it is not usable media."""
-    name = upload.filename or "upload"
+    name = printable(upload.filename or "", 500) or "upload"
     match = _SUFFIX.search(name)
     handle, temp_name = tempfile.mkstemp(
         prefix="hashwall-upload-", suffix=match.group(0) if match else ""

@@ -16,7 +16,7 @@ from sqlalchemy.orm import selectinload
 
 from hashwall.hashing.record import HashRecord
 from hashwall.service.auth import Permission, Principal, require
-from hashwall.service.errors import ApiError
+from hashwall.service.errors import ApiError, printable
 from hashwall.service.hash_input import record_from_hashes, record_from_object
 from hashwall.service.records import signals_from_record
 from hashwall.service.routes.common import Id, load_or_404
@@ -97,11 +97,11 @@ def add_entry(
         record = record_from_hashes(body.hashes, "body.hashes")
     else:
         record = record_from_object(body.record, "body.record")
-    label = body.label or (record.path if body.record is not None else "")
+    label = body.label or (printable(record.path, 500) if body.record is not None else "")
     entry = new_entry(
         bank_id,
         record,
-        label=label[:500],
+        label=label,
         source=body.source,
         case_ref=body.case_ref,
         metadata=body.metadata,
@@ -142,15 +142,18 @@ def add_entry_by_upload(
 ) -> EntryOut:
     """Hash an uploaded photo or video server-side and add it; the file is not kept."""
     meta = _metadata_form(metadata)
+    label = _clean(label, "label", 500)
+    source = _clean(source, "source", 500)
+    case_ref = _clean(case_ref, "case_ref", 200)
     with state.db.session() as session:
         load_or_404(session, Bank, bank_id, "bank")
     record = hash_upload(file, state.settings.max_upload_bytes, "file")
     entry = new_entry(
         bank_id,
         record,
-        label=_clean(label, "label", 500) or record.path[:500],
-        source=_clean(source, "source", 500),
-        case_ref=_clean(case_ref, "case_ref", 200),
+        label=label or record.path,  # the uploaded file's (cleaned) name
+        source=source,
+        case_ref=case_ref,
         metadata=meta,
     )
     return _store_entry(state, bank_id, entry)

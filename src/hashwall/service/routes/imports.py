@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hashwall.hashing.record import HashRecord
 from hashwall.service.auth import Permission, Principal, require
-from hashwall.service.errors import ApiError
+from hashwall.service.errors import ApiError, printable
 from hashwall.service.hash_input import record_from_object, record_from_value
 from hashwall.service.routes.common import Id, load_or_404
 from hashwall.service.routes.entries import new_entry
@@ -60,7 +60,7 @@ def _label(data: object) -> str:
     if isinstance(data, dict):
         for key in _LABEL_FIELDS:
             if data.get(key):
-                return str(data[key])[:500]
+                return printable(str(data[key]), 500)
     return ""
 
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from hashwall.hashing.record import HashRecord
 from hashwall.service.auth import Permission, Principal, require
 from hashwall.service.bank_match import Hit, MatchOutcome, Thresholds, match_record
-from hashwall.service.errors import ApiError
+from hashwall.service.errors import ApiError, printable
 from hashwall.service.hash_input import record_from_hashes, record_from_object, record_from_value
 from hashwall.service.schemas import (
     BankMatches,
@@ -186,5 +186,5 @@ def match_upload(
     for position, upload in enumerate(files):
         record = hash_upload(upload, state.settings.max_upload_bytes, f"files.{position}")
         outcome = match_record(state.index, record, thresholds, bank_ids)
-        labelled.append((None, upload.filename, outcome))
+        labelled.append((None, printable(upload.filename or "", 500) or None, outcome))
     return _respond(state, principal, "upload", labelled)

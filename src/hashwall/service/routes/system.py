@@ -83,7 +83,7 @@ def list_keys(
 
 @router.delete("/keys/{key_id}", tags=["keys"], response_model=KeyOut)
 def revoke_key(
-    key_id: Id, state: State, principal: Annotated[Principal, require(Permission.KEYS_ADMIN)]
+    key_id: Id, state: State, _: Annotated[Principal, require(Permission.KEYS_ADMIN)]
 ) -> KeyOut:
     """Revoke a key; it is refused from the next request on."""
     with state.db.session() as session:
@@ -92,5 +92,6 @@ def revoke_key(
             raise ApiError(404, f"no key with id {key_id}", "key_id")
         if row.revoked_at is None:
             row.revoked_at = datetime.now(UTC)
+        state.key_cache.clear()
         session.flush()
         return KeyOut.model_validate(row, from_attributes=True)
