@@ -19,10 +19,11 @@ def pad(rgb: np.ndarray, top: int, bottom: int, left: int, right: int, value: in
     return np.pad(rgb, ((top, bottom), (left, right), (0, 0)), constant_values=value)
 
 
-@pytest.mark.parametrize("value", [0, 255, 128])
-def test_letterbox_detected(value: int) -> None:
+@pytest.mark.parametrize("value", [0, 255, 128, (200, 30, 30), (30, 60, 200)])
+def test_letterbox_detected(value: int | tuple[int, int, int]) -> None:
     picture = textured_rgb(4, (300, 200))
-    crop = find_uniform_borders(pad(picture, 50, 50, 0, 0, value))
+    bar = np.broadcast_to(np.array(value, dtype=np.uint8), (50, 300, 3))
+    crop = find_uniform_borders(np.concatenate([bar, picture, bar]))
     assert crop is not None
     assert (crop.top, crop.bottom, crop.left, crop.right) == (50, 50, 0, 0)
 
@@ -34,6 +35,12 @@ def test_pillarbox_detected_with_jpeg_noise(tmp_path: Path) -> None:
     crop = find_uniform_borders(np.asarray(Image.open(path).convert("RGB")))
     assert crop is not None
     assert 112 <= crop.left <= 120 and 112 <= crop.right <= 120
+
+
+def test_grey_input_is_supported() -> None:
+    grey = pad(textured_rgb(4, (300, 200)), 0, 0, 40, 40, 0)[..., 0]
+    crop = find_uniform_borders(grey)
+    assert crop is not None and (crop.left, crop.right) == (40, 40)
 
 
 def test_no_borders_on_plain_photo() -> None:

@@ -275,10 +275,13 @@ def test_other_conformance_images_hash_identically(browser: Any, page_server: Pa
     assert not mismatches, "\n".join(mismatches)
 
 
-def _letterboxed(content: np.ndarray, bars: tuple[int, int, int, int]) -> np.ndarray:
+def _letterboxed(
+    content: np.ndarray, bars: tuple[int, int, int, int], colour: tuple[int, int, int] = (0, 0, 0)
+) -> np.ndarray:
     left, top, right, bottom = bars
     height, width = content.shape[:2]
-    canvas = np.zeros((height + top + bottom, width + left + right, 3), dtype=np.uint8)
+    canvas = np.empty((height + top + bottom, width + left + right, 3), dtype=np.uint8)
+    canvas[:] = colour
     canvas[top : top + height, left : left + width] = content
     return canvas
 
@@ -297,6 +300,8 @@ def test_letterboxed_photo_gets_the_same_borderless_hash(
         Image.fromarray(_letterboxed(content, bars)).save(paths[-1])
     paths.append(tmp_path / "letterbox.jpg")
     Image.fromarray(_letterboxed(content, (0, 200, 0, 200))).save(paths[-1], quality=90)
+    paths.append(tmp_path / "red-letterbox.png")
+    Image.fromarray(_letterboxed(content, (0, 150, 0, 150), (200, 30, 30))).save(paths[-1])
     run = hash_in_browser(browser, page_server, paths)
     for path, result in zip(paths, run.results, strict=True):
         ours, theirs = result["record"], python_record(path)

@@ -53,24 +53,24 @@ class BorderCrop:
         return [self.left, self.top, self.right, self.bottom]
 
 
-def _luma(pixels: NDArray[np.generic]) -> NDArray[np.float32]:
-    """Grey levels of a block of lines: (n, length) luma, or (n, length, 3) RGB."""
-    if pixels.ndim < 3:
+def _luma(pixels: NDArray[np.generic], rgb: bool) -> NDArray[np.float32]:
+    """Grey levels of pixels that are RGB triplets (last axis) or already grey."""
+    if not rgb:
         return pixels.astype(np.float32)
     weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
     return (pixels.astype(np.float32) @ weights).astype(np.float32)
 
 
-def _bar_depth(lines: NDArray[np.generic], tolerance: float) -> int:
+def _bar_depth(lines: NDArray[np.generic], tolerance: float, rgb: bool) -> int:
     """How many leading lines (rows of ``lines``) are the same flat colour as the first one.
 
     Lines are examined in growing chunks, so a picture without bars (the common case) costs a
     glance at a few lines, not a pass over half the image.
     """
-    colour = float(np.median(_luma(lines[0])))
+    colour = float(np.median(_luma(lines[0], rgb)))
     start, chunk = 0, 8
     while start < lines.shape[0]:
-        deviation = np.abs(_luma(lines[start : start + chunk]) - colour)
+        deviation = np.abs(_luma(lines[start : start + chunk], rgb) - colour)
         flat = (deviation.mean(axis=1) <= tolerance / 2) & (deviation.max(axis=1) <= tolerance * 2)
         if not flat.all():
             return start + int(np.argmin(flat))
@@ -96,11 +96,12 @@ def find_uniform_borders(
     sample = rgb[::row_step, ::col_step]
     h, w = sample.shape[:2]
     columns = np.swapaxes(sample, 0, 1)  # lines of a column-wise scan, without copying
+    is_rgb = rgb.ndim == 3
     depths = {
-        "top": _bar_depth(sample[: h // 2], tolerance),
-        "bottom": _bar_depth(sample[::-1][: h // 2], tolerance),
-        "left": _bar_depth(columns[: w // 2], tolerance),
-        "right": _bar_depth(columns[::-1][: w // 2], tolerance),
+        "top": _bar_depth(sample[: h // 2], tolerance, is_rgb),
+        "bottom": _bar_depth(sample[::-1][: h // 2], tolerance, is_rgb),
+        "left": _bar_depth(columns[: w // 2], tolerance, is_rgb),
+        "right": _bar_depth(columns[::-1][: w // 2], tolerance, is_rgb),
     }
     crop = BorderCrop(
         left=_to_pixels(depths["left"], col_step, width),

@@ -531,13 +531,12 @@ function medianFloat32(values) {
 
 /**
  * How many leading lines are flat and of the first line's colour (borders._bar_depth).
- * `readLine(i)` gives line i's luma values, `readChannels(0)` the first line's R, G, B values.
+ * `readLine(i)` gives line i's luma values.
  */
-function barDepth(lineCount, readLine, readChannels, tolerance) {
+function barDepth(lineCount, readLine, tolerance) {
   if (lineCount === 0) return 0;
-  // borders.py takes the median of the first line's raw R, G and B values together, not of its
-  // luma (its _luma() sees a single line as already grey); mirrored so crops agree exactly.
-  const colour = medianFloat32(readChannels(0));
+  // The bar colour is the median luma of the first line, as in borders.py.
+  const colour = medianFloat32(readLine(0));
   for (let line = 0; line < lineCount; line++) {
     const values = readLine(line);
     let total = 0;
@@ -571,24 +570,11 @@ export function findUniformBorders(rgba, width, height, tolerance = BORDER_TOLER
   const w = cols.length;
   const rowLine = (y) => cols.map((x) => borderLuma(rgba, (y * width + x) * 4));
   const colLine = (x) => rows.map((y) => borderLuma(rgba, (y * width + x) * 4));
-  const channels = (offsets) => offsets.flatMap((p) => [rgba[p], rgba[p + 1], rgba[p + 2]]);
-  const rowChannels = (y) => channels(cols.map((x) => (y * width + x) * 4));
-  const colChannels = (x) => channels(rows.map((y) => (y * width + x) * 4));
   const half = (n) => n >> 1;
-  const top = barDepth(half(h), (i) => rowLine(rows[i]), (i) => rowChannels(rows[i]), tolerance);
-  const bottom = barDepth(
-    half(h),
-    (i) => rowLine(rows[h - 1 - i]),
-    (i) => rowChannels(rows[h - 1 - i]),
-    tolerance,
-  );
-  const left = barDepth(half(w), (i) => colLine(cols[i]), (i) => colChannels(cols[i]), tolerance);
-  const right = barDepth(
-    half(w),
-    (i) => colLine(cols[w - 1 - i]),
-    (i) => colChannels(cols[w - 1 - i]),
-    tolerance,
-  );
+  const top = barDepth(half(h), (i) => rowLine(rows[i]), tolerance);
+  const bottom = barDepth(half(h), (i) => rowLine(rows[h - 1 - i]), tolerance);
+  const left = barDepth(half(w), (i) => colLine(cols[i]), tolerance);
+  const right = barDepth(half(w), (i) => colLine(cols[w - 1 - i]), tolerance);
   const crop = [
     toPixels(left, colStep, width),
     toPixels(top, rowStep, height),
