@@ -83,6 +83,17 @@ def test_enrolled_face_found_in_transformed_copy(
     assert result.matches[0].similarity >= DEFAULT_THRESHOLD
 
 
+@pytest.mark.parametrize("quarters", [1, 2, 3])
+def test_sideways_and_upside_down_copies_are_found(
+    quarters: int, astronaut: Image8, astronaut_template: Template, face_models: FaceModels
+) -> None:
+    turned = np.ascontiguousarray(np.rot90(astronaut, quarters))
+    (match,) = positive_screener([astronaut_template], face_models).screen_image(turned).matches
+    assert match.template_id == astronaut_template.template_id
+    assert match.rotation in (90, 180, 270)
+    assert match.to_json()["rotation"] == match.rotation
+
+
 def test_another_face_is_not_matched(
     cameraman: Image8, astronaut_template: Template, face_models: FaceModels
 ) -> None:

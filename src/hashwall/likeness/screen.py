@@ -14,9 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hashwall.likeness.errors import TemplateError
 from hashwall.likeness.matching import DEFAULT_THRESHOLD, best_scores
 from hashwall.likeness.models import (
+    DetectedFace,
     FaceModels,
     IntimateClassifier,
     RGBImage,
@@ -32,17 +35,24 @@ from hashwall.media import ContentKind, iter_video_frames, load_photo, sniff_kin
 DEFAULT_INTIMATE_THRESHOLD = 0.5
 VIDEO_SECONDS_PER_SAMPLE = 1.0
 MAX_VIDEO_SAMPLES = 3600
+# Detector confidence above which a face is taken as upright without trying quarter turns.
+UPRIGHT_CONFIDENCE = 0.9
 
 
 @dataclass(frozen=True)
 class FaceMatch:
-    """An enrolled person found in intimate content."""
+    """An enrolled person found in intimate content.
+
+    ``box`` is in the image as turned by ``rotation`` degrees counter-clockwise (0 unless the
+    faces were only found after turning a sideways or upside-down upload).
+    """
 
     template_id: str
     similarity: float
     box: tuple[int, int, int, int]
     frame: int | None = None
     timestamp: float | None = None
+    rotation: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form; frame fields only for videos."""
@@ -51,6 +61,8 @@ class FaceMatch:
             "similarity": round(self.similarity, 4),
             "box": list(self.box),
         }
+        if self.rotation:
+            record["rotation"] = self.rotation
         if self.frame is not None:
             record["frame"] = self.frame
             record["timestamp"] = self.timestamp
@@ -127,15 +139,18 @@ class Screener:
         if not self._templates:
             return result
         models = self._faces()
-        for face in models.detector.detect(image):
-            embedding = models.embedder.embed(image, face)
+        rotation, view, faces = _detect_in_any_orientation(models, image)
+        for face in faces:
+            embedding = models.embedder.embed(view, face)
             result.faces_compared += 1
             for hit in best_scores(embedding, self._matrices):
                 if hit.similarity >= self.threshold:
                     x, y, w, h = (round(v) for v in face.box)
                     template_id = self._templates[hit.template_index].template_id
                     result.matches.append(
-                        FaceMatch(template_id, hit.similarity, (x, y, w, h), frame, timestamp)
+                        FaceMatch(
+                            template_id, hit.similarity, (x, y, w, h), frame, timestamp, rotation
+                        )
                     )
         result.matches.sort(key=lambda match: match.similarity, reverse=True)
         return result
@@ -172,3 +187,27 @@ class Screener:
         matches = sorted(best.values(), key=lambda match: match.similarity, reverse=True)
         intimate = best_score >= self.intimate_threshold
         return ScreenResult(best_score, intimate, faces, matches, frames_screened=frames)
+
+
+def _detect_in_any_orientation(
+    models: FaceModels, image: RGBImage
+) -> tuple[int, RGBImage, list[DetectedFace]]:
+    """Faces in the orientation where the detector is most confident (uploads get turned).
+
+    Only ever called on intimate content. YuNet still "finds" a face turned by 90 or 180 degrees
+    but with landmarks that make the embedding useless (similarity ~0 to the same person), and
+    with lower confidence than the upright face (astronaut: 0.94 upright vs <= 0.87 turned). So:
+    keep the image as it is when its best face is confident (>= 0.9, the common case, one
+    detection); otherwise try the three quarter turns and keep the most confident orientation.
+    Embedding only that orientation keeps the false-match rate of one comparison per face.
+    """
+    faces = models.detector.detect(image)
+    if faces and faces[0].confidence >= UPRIGHT_CONFIDENCE:
+        return 0, image, faces
+    best: tuple[int, RGBImage, list[DetectedFace]] = (0, image, faces)
+    for quarter in (1, 2, 3):
+        view = np.ascontiguousarray(np.rot90(image, quarter))
+        turned = models.detector.detect(view)
+        if turned and (not best[2] or turned[0].confidence > best[2][0].confidence):
+            best = (quarter * 90, view, turned)
+    return best
