@@ -92,7 +92,8 @@ def make_keys(settings: Settings) -> dict[str, str]:
 
 
 @pytest.fixture
-def api_factory() -> Iterator[Callable[[Settings], Api]]:
+def api_factory(database_url: str) -> Iterator[Callable[[Settings], Api]]:
+    """Apps are shut down (tailer stopped, connections closed) before the database goes."""
     clients: list[TestClient] = []
 
     def build(settings: Settings) -> Api:
