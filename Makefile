@@ -37,6 +37,8 @@ bench: install
 	$(BIN)/python benchmarks/hash_bench.py
 	$(BIN)/python benchmarks/robustness_bench.py
 	$(BIN)/python benchmarks/index_bench.py
+	$(BIN)/python benchmarks/likeness_bench.py
+	$(BIN)/python benchmarks/service_bench.py
 
 clean:
 	rm -rf $(VENV) $(OUT) build *.egg-info src/*.egg-info
