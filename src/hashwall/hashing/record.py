@@ -7,8 +7,12 @@ from typing import Any
 
 from hashwall.media.borders import BorderCrop
 from hashwall.media.sniff import ContentKind
-from hashwall.signals.pdq import PdqDigest
-from hashwall.signals.vpdq import VpdqFrame
+from hashwall.signals.md5 import SIGNAL as MD5
+from hashwall.signals.pdq import SIGNAL as PDQ
+from hashwall.signals.pdq import PdqDigest, PdqSignal
+from hashwall.signals.registry import get_signal
+from hashwall.signals.sha256 import SIGNAL as SHA256
+from hashwall.signals.vpdq import VpdqFrame, format_frames, parse_frames
 
 
 @dataclass(frozen=True)
@@ -56,8 +60,6 @@ class HashRecord:
 
     def csv_rows(self) -> list[tuple[str, str]]:
         """python-threatexchange / HMA style ``signal_type,signal_value`` rows."""
-        from hashwall.signals.vpdq import format_frames
-
         rows: list[tuple[str, str]] = []
         if self.pdq is not None:
             rows.append(("pdq", self.pdq.hash))
@@ -75,9 +77,6 @@ class RecordFormatError(ValueError):
 
 
 def _digest_from_json(data: object, where: str) -> PdqDigest:
-    from hashwall.signals.pdq import SIGNAL as PDQ
-    from hashwall.signals.pdq import PdqSignal
-
     if not isinstance(data, dict) or "hash" not in data:
         raise RecordFormatError(f"{where}: expected an object with 'hash' and 'quality'")
     quality = PdqSignal.validate_quality(data.get("quality", 100))
@@ -90,9 +89,6 @@ def _digest_from_json(data: object, where: str) -> PdqDigest:
 
 
 def _frame_from_json(data: object, where: str) -> VpdqFrame:
-    from hashwall.signals.pdq import SIGNAL as PDQ
-    from hashwall.signals.pdq import PdqSignal
-
     if not isinstance(data, dict):
         raise RecordFormatError(f"{where}: expected an object with frame, quality, hash, timestamp")
     try:
@@ -113,9 +109,6 @@ def _frame_from_json(data: object, where: str) -> VpdqFrame:
 
 def record_from_json(data: object) -> HashRecord:
     """Rebuild a record from ``hashwall hash`` JSON, validating every hash it carries."""
-    from hashwall.signals.md5 import SIGNAL as MD5
-    from hashwall.signals.sha256 import SIGNAL as SHA256
-
     if not isinstance(data, dict) or not isinstance(data.get("signals"), dict):
         raise RecordFormatError("expected an object with a 'signals' object")
     signals = data["signals"]
@@ -152,9 +145,6 @@ def record_from_signal_value(signal_type: str, value: object) -> HashRecord:
 
     A bare hash carries no quality; listed hashes are curated, so they count as full quality.
     """
-    from hashwall.signals.registry import get_signal
-    from hashwall.signals.vpdq import parse_frames
-
     signal = get_signal(signal_type)
     if not isinstance(value, str):
         raise RecordFormatError(f"signal_value for {signal.name} must be a string")

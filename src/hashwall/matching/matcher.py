@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,7 +116,7 @@ class Matcher:
                     )
         return [best[position] for position in sorted(best)]
 
-    def _match_pdq(self, record: HashRecord, offer: Any) -> None:
+    def _match_pdq(self, record: HashRecord, offer: Callable[[int, ListMatch], None]) -> None:
         variants = [v for v in query_variants(record) if v.quality >= self.quality_threshold]
         if not variants or len(self._index) == 0:
             return
