@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from hashwall import __version__
 from hashwall.service.errors import error_body, install_error_handlers
 from hashwall.service.routes import banks, entries, imports, match, system
+from hashwall.service.routes import portal as portal_routes
 from hashwall.service.settings import Settings
 from hashwall.service.state import ServiceState
 
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (system, banks, entries, imports, match):
         app.include_router(module.router)
+    app.include_router(portal_routes.router)  # survivor portal: /portal, /v1/portal
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + _FRAMING_ALLOWANCE)
     return app
 

@@ -36,6 +36,24 @@ class Settings(BaseSettings):
     change_poll_seconds: float = Field(default=0.2, gt=0, le=1.0)
     #: Apply database migrations when the app starts.
     auto_migrate: bool = True
+    # Survivor portal (/portal, docs/portal.md).
+    #: Bank that portal submissions go into (created on first submission when missing).
+    portal_bank: str = Field(default="portal", min_length=1, max_length=200)
+    #: Most hash records one submission may carry.
+    portal_max_records: int = Field(default=50, ge=1, le=1000)
+    #: Largest portal submission body, in bytes.
+    portal_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: Wrong PINs for one case number before it is locked for ``portal_lockout_seconds``.
+    portal_max_failed_pins: int = Field(default=5, ge=1)
+    portal_lockout_seconds: int = Field(default=3600, ge=1)
+    #: Wrong PINs from one client address per ``portal_ip_window_seconds`` before a pause.
+    portal_ip_max_failed_pins: int = Field(default=20, ge=1)
+    portal_ip_window_seconds: int = Field(default=900, ge=1)
+    #: Cases one client address may create per hour.
+    portal_cases_per_ip_hour: int = Field(default=10, ge=1)
+    #: scrypt cost (a power of two) for stored PINs.
+    portal_scrypt_n: int = Field(default=2**14, ge=2**10, le=2**20)
+
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

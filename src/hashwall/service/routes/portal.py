@@ -1,0 +1,538 @@
+"""The survivor portal: public pages under ``/portal`` and the API under ``/v1/portal``.
+
+No account and no API key: a person submits the *hashes* of their pictures (made in their
+browser), gets a case number and a PIN once, and later checks the status of the case or
+withdraws it. Entries go into the configured portal bank through the same entry and change-log
+path as every other entry, so they match at once and stop matching before a withdrawal returns.
+docs/portal.md describes the privacy properties; nothing secret (PIN, hashes, case number,
+client address) is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from hashwall.hashing.record import HashRecord, RecordFormatError, record_from_json
+from hashwall.service.auth import Permission, Principal, require
+from hashwall.service.errors import ApiError, printable
+from hashwall.service.portal import (
+    Lock,
+    Rule,
+    Throttles,
+    dummy_pin_hash,
+    hash_pin,
+    new_case_number,
+    new_pin,
+    normalize_case_number,
+    normalize_pin,
+    verify_pin,
+)
+from hashwall.service.routes.entries import new_entry
+from hashwall.service.state import ServiceState, get_state
+from hashwall.signals.base import InvalidSignalValue
+from hashwall.store import ApiKey, Bank, Change, ChangeKind, Entry, EntryState, MatchRecord
+from hashwall.store.portal_models import (
+    CaseState,
+    PortalCase,
+    PortalCaseEntry,
+    PortalRemoval,
+)
+
+log = logging.getLogger("hashwall.service.portal")
+M = TypeVar("M", bound=BaseModel)
+
+router = APIRouter(tags=["portal"])
+State = Annotated[ServiceState, Depends(get_state)]
+
+STATIC = Path(__file__).resolve().parents[2] / "web" / "static"
+TAKE_IT_DOWN = "https://takeitdown.ncmec.org"
+CSP = (
+    "default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'self'; "
+    "img-src 'self' blob:; style-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), interest-cohort=()",
+}
+_NO_STORE = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
+_CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+#: Files the portal serves from ``hashwall/web/static`` (nothing else there is reachable).
+ASSETS = frozenset(
+    {
+        "portal.css",
+        "portal.js",
+        "portal-status.js",
+        "portal-common.js",
+        "hashwall-hash.js",
+        "hashwall-hash-worker.js",
+    }
+)
+
+
+# ---------------------------------------------------------------------- pages
+
+
+def _static(name: str, extra: dict[str, str] | None = None) -> Response:
+    path = STATIC / name
+    headers = {**SECURITY_HEADERS, "Cache-Control": "no-cache", **(extra or {})}
+    return Response(path.read_bytes(), media_type=_CONTENT_TYPES[path.suffix], headers=headers)
+
+
+@router.get("/portal", include_in_schema=False)
+def portal_page() -> Response:
+    return _static("portal.html")
+
+
+@router.get("/portal/status", include_in_schema=False)
+def portal_status_page() -> Response:
+    return _static("portal-status.html")
+
+
+@router.get("/portal/sw.js", include_in_schema=False)
+def portal_service_worker() -> Response:
+    # The worker sits under /portal/ but controls /portal itself (the page has no slash).
+    return _static("portal-sw.js", {"Service-Worker-Allowed": "/portal"})
+
+
+@router.get("/portal/static/{name}", include_in_schema=False)
+def portal_asset(name: str) -> Response:
+    if name not in ASSETS:
+        raise ApiError(404, "no such portal file", "name")
+    return _static(name)
+
+
+# ---------------------------------------------------------------------- request bodies
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CaseCreate(_Body):
+    """A submission: the hash records made in the browser and the eligibility answers."""
+
+    records: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="`hashwall hash` records (one per picture or video); `path` is ignored "
+        "unless `include_names` is true.",
+    )
+    adult: StrictBool = Field(description="The person was 18 or older when it was taken.")
+    depicted: StrictBool = Field(description="The person submitting is in the picture.")
+    intimate: StrictBool = Field(description="The picture is intimate (nude, semi-nude, sexual).")
+    consent: StrictBool = Field(description="Consent to add these hashes to the bank.")
+    include_names: StrictBool = Field(
+        default=False, description="Keep the file names as entry labels (off by default)."
+    )
+
+
+class CaseCredentials(_Body):
+    case_number: str = Field(max_length=64, examples=["HW-7KQ3-M9TB"])
+    pin: str = Field(max_length=64, examples=["4FJX-8WQP"])
+
+
+class RemovalReport(_Body):
+    request_id: str = Field(min_length=1, max_length=36)
+    entry_id: int = Field(ge=1, le=2**63 - 1)
+
+
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": model.model_json_schema()}},
+        }
+    }
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    declared = request.headers.get("content-length", "")
+    too_big = f"the request body is larger than the {limit}-byte limit"
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, too_big, "body")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, too_big, "body")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise ApiError(422, "the body is empty: send a JSON object", "body")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(422, "the body is not valid JSON", "body") from None
+
+
+def _validated(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        problems = [
+            {**problem, "loc": ("body", *problem.get("loc", ()))} for problem in error.errors()
+        ]
+        raise RequestValidationError(problems) from None
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _json(payload: dict[str, Any], status: int = 200) -> JSONResponse:
+    return JSONResponse(payload, status, headers=_NO_STORE)
+
+
+# ---------------------------------------------------------------------- throttling
+
+
+def _throttles(state: ServiceState) -> Throttles:
+    return Throttles(state.db, state.settings.secret_key)
+
+
+def _pin_rules(state: ServiceState) -> tuple[Rule, Rule]:
+    s = state.settings
+    by_ip = Rule("pin-ip", s.portal_ip_max_failed_pins, s.portal_ip_window_seconds,
+                 s.portal_ip_window_seconds)  # fmt: skip
+    by_case = Rule("pin-case", s.portal_max_failed_pins, s.portal_lockout_seconds,
+                   s.portal_lockout_seconds)  # fmt: skip
+    return by_ip, by_case
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, round(seconds / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _locked(lock: Lock) -> ApiError:
+    if lock.scope == "pin-case":
+        message = (
+            "too many wrong PINs for this case number: it is locked for "
+            f"{_minutes(lock.retry_after)}"
+        )
+        field = "case_number"
+    elif lock.scope == "pin-ip":
+        message = (
+            f"too many wrong PINs from your network: try again in {_minutes(lock.retry_after)}"
+        )
+        field = "pin"
+    else:
+        message = f"too many cases from your network: try again in {_minutes(lock.retry_after)}"
+        field = "body"
+    headers = {**_NO_STORE, "Retry-After": str(lock.retry_after)}
+    return ApiError(429, message, field, headers)
+
+
+_WRONG = "the case number or the PIN is not right"
+
+
+def _open_case(state: ServiceState, client: str, credentials: CaseCredentials) -> int:
+    """The id of the case these credentials open; the same error for unknown and wrong."""
+    number = normalize_case_number(credentials.case_number)
+    if number is None:
+        raise ApiError(422, "a case number looks like HW-XXXX-XXXX", "body.case_number")
+    pin = normalize_pin(credentials.pin)
+    if pin is None:
+        raise ApiError(422, "a PIN is 8 letters and digits, like 4FJX-8WQP", "body.pin")
+    by_ip, by_case = _pin_rules(state)
+    throttles = _throttles(state)
+    lock = throttles.reserve(by_ip, client) or throttles.reserve(by_case, number)
+    if lock is not None:
+        raise _locked(lock)
+    with state.db.session() as session:
+        found = session.execute(
+            select(PortalCase.id, PortalCase.pin_hash).where(PortalCase.number == number)
+        ).first()
+    stored = found.pin_hash if found is not None else dummy_pin_hash(state.settings.portal_scrypt_n)
+    if not verify_pin(pin, stored) or found is None:
+        raise ApiError(403, _WRONG, "pin", dict(_NO_STORE))
+    throttles.release(by_ip, client)
+    throttles.release(by_case, number, reset=True)
+    return int(found.id)
+
+
+# ---------------------------------------------------------------------- cases
+
+
+def _portal_bank(state: ServiceState) -> int:
+    name = state.settings.portal_bank
+    for _ in range(2):
+        with state.db.session() as session:
+            bank_id = session.scalar(select(Bank.id).where(Bank.name == name))
+        if bank_id is not None:
+            return int(bank_id)
+        try:
+            with state.db.session() as session:
+                bank = Bank(
+                    name=name,
+                    description="Hashes submitted by the people pictured (hashwall /portal)",
+                    action="review",
+                )
+                session.add(bank)
+                session.flush()
+                session.add(Change(kind=ChangeKind.BANK, target_id=bank.id))
+                bank_id = bank.id
+        except IntegrityError:  # another worker created it: read it again
+            continue
+        state.publish(ChangeKind.BANK, bank_id)
+        log.info("created the portal bank %r (id %d)", name, bank_id)
+        return int(bank_id)
+    raise ApiError(503, "the portal bank could not be created; try again", None)
+
+
+def _records(state: ServiceState, body: CaseCreate) -> list[HashRecord]:
+    limit = state.settings.portal_max_records
+    if len(body.records) > limit:
+        raise ApiError(422, f"at most {limit} pictures or videos per case", "body.records")
+    records = []
+    for position, data in enumerate(body.records):
+        field = f"body.records.{position}"
+        try:
+            record = record_from_json(data)
+        except (RecordFormatError, InvalidSignalValue, ValueError, TypeError, AttributeError) as e:
+            raise ApiError(422, str(e) or "not a hashwall hash record", field) from None
+        if not (record.pdq or record.vpdq or record.md5 or record.sha256):
+            raise ApiError(422, "the record carries no hashes", f"{field}.signals")
+        records.append(record)
+    return records
+
+
+def _eligible(body: CaseCreate) -> None:
+    if not body.adult:
+        raise ApiError(
+            422,
+            "this service takes pictures of adults only. If you were under 18 in the picture, "
+            f"NCMEC's Take It Down can help: {TAKE_IT_DOWN}",
+            "body.adult",
+        )
+    if not body.depicted:
+        raise ApiError(422, "only the person in the picture can submit it here", "body.depicted")
+    if not body.intimate:
+        raise ApiError(
+            422, "this service takes intimate (nude, semi-nude or sexual) pictures only",
+            "body.intimate",
+        )  # fmt: skip
+    if not body.consent:
+        raise ApiError(422, "consent is needed to add the hashes to the bank", "body.consent")
+
+
+def _create_case(state: ServiceState, body: CaseCreate) -> dict[str, Any]:
+    records = _records(state, body)
+    bank_id = _portal_bank(state)
+    pin = new_pin()
+    pin_hash = hash_pin(pin.replace("-", ""), state.settings.portal_scrypt_n)
+    for attempt in range(5):
+        number = new_case_number()
+        entries = [
+            new_entry(
+                bank_id,
+                record,
+                label=printable(record.path, 500) if body.include_names else "",
+                source="portal",
+                case_ref=number,
+            )
+            for record in records
+        ]
+        try:
+            with state.db.session() as session:
+                case = PortalCase(number=number, pin_hash=pin_hash, bank_id=bank_id)
+                session.add(case)
+                session.add_all(entries)
+                session.flush()
+                session.add_all(PortalCaseEntry(case_id=case.id, entry_id=e.id) for e in entries)
+                session.add_all(Change(kind=ChangeKind.ENTRY, target_id=e.id) for e in entries)
+                case_id = case.id
+            break
+        except IntegrityError:  # the random case number was taken (or the bank vanished)
+            if attempt == 4:
+                raise
+    entry_ids = [e.id for e in entries]
+    # Matchable in this worker before the person hears back; others follow the change log.
+    with state.db.session() as session:
+        state.index.sync_entries(session, entry_ids)
+    log.info("portal case %d created with %d entries", case_id, len(entry_ids))
+    return {"case_number": number, "pin": pin, "entries": len(entry_ids)}
+
+
+def _status(state: ServiceState, case_id: int) -> dict[str, Any]:
+    with state.db.session() as session:
+        case = session.get(PortalCase, case_id)
+        assert case is not None
+        entry_ids = select(PortalCaseEntry.entry_id).where(PortalCaseEntry.case_id == case_id)
+        states = Counter(
+            {
+                str(state_): int(count)
+                for state_, count in session.execute(
+                    select(Entry.state, func.count())
+                    .where(Entry.id.in_(entry_ids))
+                    .group_by(Entry.state)
+                )
+            }
+        )
+        rows = session.execute(
+            select(
+                ApiKey.name,
+                MatchRecord.api_key_id,
+                Bank.name,
+                func.count(MatchRecord.id),
+                func.count(PortalRemoval.id),
+            )
+            .select_from(MatchRecord)
+            .join(Bank, Bank.id == MatchRecord.bank_id)
+            .outerjoin(ApiKey, ApiKey.id == MatchRecord.api_key_id)
+            .outerjoin(PortalRemoval, PortalRemoval.match_record_id == MatchRecord.id)
+            .where(MatchRecord.entry_id.in_(entry_ids))
+            .group_by(ApiKey.name, MatchRecord.api_key_id, Bank.name)
+        ).all()
+        number, case_state = case.number, case.state
+        created, withdrawn = case.created_at, case.withdrawn_at
+    platforms: list[dict[str, Any]] = [
+        {
+            "platform": name or (f"platform {key_id}" if key_id else "unknown platform"),
+            "bank": bank,
+            "matches": int(matches),
+            "removals": int(removals),
+        }
+        for name, key_id, bank, matches, removals in rows
+    ]
+    platforms.sort(key=lambda p: (p["platform"], p["bank"]))
+    return {
+        "case_number": number,
+        "state": case_state.value,
+        "created_at": _iso(created),
+        "withdrawn_at": _iso(withdrawn) if withdrawn else None,
+        "entries": {
+            "total": sum(states.values()),
+            **{s.value: states.get(s.value, 0) for s in EntryState},
+        },
+        "matches": sum(p["matches"] for p in platforms),
+        "removals": sum(p["removals"] for p in platforms),
+        "platforms": platforms,
+    }
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.isoformat(timespec="seconds")
+
+
+def _withdraw(state: ServiceState, case_id: int) -> dict[str, Any]:
+    with state.db.session() as session:
+        case = session.get(PortalCase, case_id)
+        assert case is not None
+        entries = session.scalars(
+            select(Entry).where(
+                Entry.id.in_(
+                    select(PortalCaseEntry.entry_id).where(PortalCaseEntry.case_id == case_id)
+                ),
+                # active or held (quarantined): everything that is not already gone
+                Entry.state.notin_([EntryState.WITHDRAWN, EntryState.DELETED]),
+            )
+        ).all()
+        for entry in entries:
+            entry.state = EntryState.WITHDRAWN
+            session.add(Change(kind=ChangeKind.ENTRY, target_id=entry.id))
+        if case.state is not CaseState.WITHDRAWN:
+            case.state = CaseState.WITHDRAWN
+            case.withdrawn_at = datetime.now(UTC)
+        entry_ids = [entry.id for entry in entries]
+    # Stop matching in this worker before the response; others follow the change log.
+    with state.db.session() as session:
+        state.index.sync_entries(session, entry_ids)
+    log.info("portal case %d withdrawn (%d entries)", case_id, len(entry_ids))
+    return _status(state, case_id)
+
+
+@router.post(
+    "/v1/portal/cases",
+    status_code=201,
+    openapi_extra=_schema(CaseCreate),
+    responses={201: {"description": "The case number and PIN (shown only here)."}},
+)
+async def create_case(request: Request, state: State) -> JSONResponse:
+    """Create a case from hash records made in the browser (public; rate-limited per address).
+
+    Answers `{"case_number", "pin", "entries"}`; the PIN is stored only as a scrypt hash and
+    can never be shown again.
+    """
+    rule = Rule("create-ip", state.settings.portal_cases_per_ip_hour, 3600, 3600)
+    lock = await run_in_threadpool(_throttles(state).reserve, rule, _client(request))
+    if lock is not None:
+        raise _locked(lock)
+    body = _validated(CaseCreate, await _read_json(request, state.settings.portal_max_body_bytes))
+    _eligible(body)
+    return _json(await run_in_threadpool(_create_case, state, body), 201)
+
+
+async def _credentials(request: Request, state: ServiceState) -> CaseCredentials:
+    return _validated(CaseCredentials, await _read_json(request, 4096))
+
+
+@router.post("/v1/portal/cases/status", openapi_extra=_schema(CaseCredentials))
+async def case_status(request: Request, state: State) -> JSONResponse:
+    """Counts for a case: entries by state, matches and reported removals per platform and
+    bank. Case number and PIN go in the body; a wrong PIN and an unknown case get the same
+    403, and too many wrong PINs lock the case number (and slow the address) with a 429."""
+    credentials = await _credentials(request, state)
+    case_id = await run_in_threadpool(_open_case, state, _client(request), credentials)
+    return _json(await run_in_threadpool(_status, state, case_id))
+
+
+@router.post("/v1/portal/cases/withdraw", openapi_extra=_schema(CaseCredentials))
+async def withdraw_case(request: Request, state: State) -> JSONResponse:
+    """Withdraw every entry of the case: they stop matching before this answer is sent."""
+    credentials = await _credentials(request, state)
+    case_id = await run_in_threadpool(_open_case, state, _client(request), credentials)
+    return _json(await run_in_threadpool(_withdraw, state, case_id))
+
+
+@router.post("/v1/portal/removals")
+def report_removal(
+    body: RemovalReport,
+    state: State,
+    principal: Annotated[Principal, require(Permission.MATCH)],
+) -> dict[str, int]:
+    """A platform reports that it removed the item it matched (`request_id` and `entry_id`
+    of its match answer); the case's status page counts removals per platform."""
+    with state.db.session() as session:
+        ids = session.scalars(
+            select(MatchRecord.id).where(
+                MatchRecord.request_id == body.request_id,
+                MatchRecord.entry_id == body.entry_id,
+                MatchRecord.api_key_id == principal.key_id,
+            )
+        ).all()
+        if not ids:
+            raise ApiError(404, "no match of yours with this request_id and entry_id", "body")
+        known = set(
+            session.scalars(
+                select(PortalRemoval.match_record_id).where(PortalRemoval.match_record_id.in_(ids))
+            )
+        )
+        fresh = [i for i in ids if i not in known]
+        session.add_all(PortalRemoval(match_record_id=i) for i in fresh)
+    return {"reported": len(fresh), "already_reported": len(known)}
