@@ -10,7 +10,7 @@ from hashwall.hashing.record import BorderlessPdq, HashRecord
 from hashwall.media.borders import find_uniform_borders
 from hashwall.media.errors import MediaError
 from hashwall.media.image import frame_count, load_photo, open_image
-from hashwall.media.sniff import ContentKind, sniff_kind
+from hashwall.media.sniff import ContentKind, may_be_animated, sniff_kind
 from hashwall.media.video import iter_video_frames
 from hashwall.signals import md5, pdq, sha256, vpdq
 from hashwall.signals.exact import digest_file
@@ -43,9 +43,7 @@ def hash_file(path: Path, options: HashOptions | None = None) -> HashRecord:
 
 def _is_animation(path: Path, options: HashOptions) -> bool:
     """GIF and WebP with more than one frame are videos to us (Meta's vPDQ treats them so too)."""
-    with path.open("rb") as handle:
-        header = handle.read(12)
-    if header[:3] != b"GIF" and header[8:12] != b"WEBP":
+    if not may_be_animated(path):
         return False
     image = open_image(path, options.max_pixels)
     with image:

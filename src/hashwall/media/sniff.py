@@ -59,6 +59,15 @@ HEADER_BYTES = 512
 _TS_PACKET = 188
 
 
+def may_be_animated(path: Path) -> bool:
+    """GIF or WebP: formats whose files can hold an animation (Pillow decodes those, not FFmpeg)."""
+    with path.open("rb") as handle:
+        header = handle.read(12)
+    return header[:6] in (b"GIF87a", b"GIF89a") or (
+        header[:4] == b"RIFF" and header[8:12] == b"WEBP"
+    )
+
+
 def kind_from_header(header: bytes) -> ContentKind | None:
     """Classify the first bytes of a file; ``None`` when it is no media format we know."""
     if header.startswith(b"\xff\xd8\xff") or header.startswith(b"\x89PNG\r\n\x1a\n"):

@@ -17,6 +17,7 @@ from PIL import Image, ImageSequence
 
 from hashwall.media.errors import MediaError
 from hashwall.media.image import DEFAULT_MAX_PIXELS, open_image, to_rgb_array
+from hashwall.media.sniff import may_be_animated
 
 
 @dataclass(frozen=True)
@@ -46,18 +47,10 @@ def iter_video_frames(
 
     ``frame_size`` (width, height) rescales every frame first, like vPDQ's downsample option.
     """
-    if _is_pillow_animation(path):
+    if may_be_animated(path):
         yield from _iter_animation(path, seconds_per_hash, frame_size, max_pixels)
         return
     yield from _iter_container(path, seconds_per_hash, frame_size, max_pixels)
-
-
-def _is_pillow_animation(path: Path) -> bool:
-    with path.open("rb") as handle:
-        header = handle.read(12)
-    return header[:6] in (b"GIF87a", b"GIF89a") or (
-        header[:4] == b"RIFF" and header[8:12] == b"WEBP"
-    )
 
 
 def _iter_container(
