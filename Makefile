@@ -8,17 +8,23 @@ OUT := out
 
 .PHONY: install demo test lint bench clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed-dev
 
-$(VENV)/.installed: pyproject.toml setup.py
+# The survivor's install: hashing and matching only, no server or ML packages.
+$(VENV)/.installed-base: pyproject.toml setup.py
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "hashwall needs Python 3.11+"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+# Everything: service, likeness, browser tests and the developer tools.
+$(VENV)/.installed-dev: $(VENV)/.installed-base
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
 # Fingerprint the "known" sample media, then check the "uploads" against that hash list.
-demo: install
+demo: $(VENV)/.installed-base
 	@mkdir -p $(OUT)
 	$(BIN)/hashwall hash samples/known --output $(OUT)/known.jsonl
 	@echo "--- hashes of samples/known written to $(OUT)/known.jsonl; now matching samples/uploads:"
