@@ -105,7 +105,12 @@ def test_cli_db_upgrade_and_keys_create(tmp_path: Path, monkeypatch: pytest.Monk
     runner = CliRunner()
     upgraded = runner.invoke(cli_app, ["db", "upgrade", "--data-dir", str(tmp_path)])
     assert upgraded.exit_code == 0, upgraded.output
-    assert "revision 0001" in upgraded.output
+    from alembic.script import ScriptDirectory
+
+    from hashwall.store.migrate import MIGRATIONS
+
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    assert f"revision {head}" in upgraded.output
     created = runner.invoke(
         cli_app, ["keys", "create", "--role", "matcher", "--data-dir", str(tmp_path)]
     )

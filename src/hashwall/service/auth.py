@@ -44,16 +44,23 @@ class Permission(StrEnum):
     ENTRIES_WRITE = "entries:write"
     MATCHES_READ = "matches:read"  # stored match records
     KEYS_ADMIN = "keys:admin"
+    CATALOG_READ = "catalog:read"
+    CATALOG_WRITE = "catalog:write"  # register/remove catalog items
+    REVIEW = "review"  # review queue and flood quarantine decisions
+    WEBHOOKS = "webhooks"  # configure bank webhooks, read their delivery log
 
 
 _P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.HASHER: frozenset({_P.HASH}),
+    Role.HASHER: frozenset({_P.HASH, _P.CATALOG_WRITE}),
     Role.MATCHER: frozenset({_P.HASH, _P.MATCH, _P.BANKS_READ}),
     Role.CURATOR: frozenset(
         {_P.HASH, _P.MATCH, _P.BANKS_READ, _P.BANKS_WRITE, _P.ENTRIES_READ, _P.ENTRIES_WRITE}
+        | {_P.CATALOG_READ, _P.CATALOG_WRITE, _P.WEBHOOKS}
     ),
-    Role.REVIEWER: frozenset({_P.BANKS_READ, _P.ENTRIES_READ, _P.MATCHES_READ}),
+    Role.REVIEWER: frozenset(
+        {_P.BANKS_READ, _P.ENTRIES_READ, _P.MATCHES_READ, _P.CATALOG_READ, _P.REVIEW}
+    ),
     Role.ADMIN: frozenset(Permission),
 }
 

@@ -19,6 +19,7 @@ import time
 
 from sqlalchemy import func, select
 
+from hashwall.service.catalog_index import CatalogIndex
 from hashwall.service.live_index import LiveIndex
 from hashwall.store import Change, ChangeKind, Database
 
@@ -41,9 +42,11 @@ class ChangeTailer:
         start_after: int,
         poll_seconds: float,
         gap_timeout: float = 10.0,
+        catalog: CatalogIndex | None = None,
     ) -> None:
         self.db = db
         self.index = index
+        self.catalog = catalog
         self.poll_seconds = poll_seconds
         self.gap_timeout = gap_timeout
         self.watermark = start_after
@@ -69,6 +72,13 @@ class ChangeTailer:
                 self.index.sync_import(session, job_id)
             if entries:
                 self.index.sync_entries(session, entries)
+            if self.catalog is not None:
+                items = [r.target_id for r in fresh if r.kind == ChangeKind.CATALOG]
+                imports = {r.target_id for r in fresh if r.kind == ChangeKind.CATALOG_IMPORT}
+                for import_id in imports:
+                    self.catalog.sync_import(session, import_id)
+                if items:
+                    self.catalog.sync_items(session, items)
         self._seen.update(row.id for row in fresh)
         self._advance()
         return len(rows)

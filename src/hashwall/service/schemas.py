@@ -53,9 +53,16 @@ class BankCreate(Strict):
         description="Largest PDQ distance that matches in this bank (Meta's 31 or stricter).",
     )
     action: Annotated[Text, Field(max_length=200)] | None = Field(
-        default=None, description="Name of the action a match in this bank triggers."
+        default=None,
+        description="What a match in this bank triggers: 'review', 'webhook' or both "
+        "('review+webhook'); other values trigger nothing.",
     )
     enabled: bool = True
+    flood_threshold: Annotated[int, Field(ge=1, le=10**9)] | None = Field(
+        default=None,
+        description="Quarantine an entry matching more distinct items per hour than this "
+        "(default: the server's HASHWALL_FLOOD_THRESHOLD).",
+    )
 
 
 class BankUpdate(Strict):
@@ -64,6 +71,7 @@ class BankUpdate(Strict):
     pdq_threshold: Threshold | None = None
     action: Annotated[Text, Field(max_length=200)] | None = None
     enabled: bool | None = None
+    flood_threshold: Annotated[int, Field(ge=1, le=10**9)] | None = None
 
 
 class BankOut(BaseModel):
@@ -74,6 +82,7 @@ class BankOut(BaseModel):
     pdq_threshold: int
     action: str | None
     enabled: bool
+    flood_threshold: int | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -117,7 +126,7 @@ class EntrySignalOut(BaseModel):
 class EntryOut(BaseModel):
     id: int
     bank_id: int
-    state: Literal["active", "withdrawn", "deleted"]
+    state: Literal["active", "withdrawn", "deleted", "quarantined"]
     content_type: str
     label: str
     source: str
@@ -264,6 +273,7 @@ class MatchRecordOut(BaseModel):
     distance: int
     query_variant: str | None
     details: dict[str, Any]
+    catalog_item_id: int | None = None
     created_at: datetime
 
 

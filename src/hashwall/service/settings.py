@@ -36,6 +36,19 @@ class Settings(BaseSettings):
     change_poll_seconds: float = Field(default=0.2, gt=0, le=1.0)
     #: Apply database migrations when the app starts.
     auto_migrate: bool = True
+    # Actions (docs/service.md, "Catalog, sweep and actions").
+    #: Flood quarantine: an entry matching more distinct items than this within an hour is
+    #: quarantined (a bank's ``flood_threshold`` overrides it).
+    flood_threshold: int = Field(default=100, ge=1)
+    #: Webhook deliveries: attempts before giving up, first retry delay, longest delay.
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100)
+    webhook_backoff_seconds: float = Field(default=5.0, gt=0)
+    webhook_backoff_cap_seconds: float = Field(default=3600.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    #: How often each worker looks for due webhook deliveries.
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    #: How long a reviewer's claim on a review item holds before others may take it.
+    review_claim_seconds: int = Field(default=900, ge=1)
     # Survivor portal (/portal, docs/portal.md).
     #: Bank that portal submissions go into (created on first submission when missing).
     portal_bank: str = Field(default="portal", min_length=1, max_length=200)
@@ -53,7 +66,6 @@ class Settings(BaseSettings):
     portal_cases_per_ip_hour: int = Field(default=10, ge=1)
     #: scrypt cost (a power of two) for stored PINs.
     portal_scrypt_n: int = Field(default=2**14, ge=2**10, le=2**20)
-
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

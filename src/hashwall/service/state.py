@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
+from hashwall.service.actions.webhooks import WebhookWorker
 from hashwall.service.auth import KeyCache
+from hashwall.service.catalog_index import CatalogIndex
 from hashwall.service.change_log import ChangeTailer, latest_change_id
 from hashwall.service.live_index import LiveIndex
 from hashwall.service.settings import Settings
@@ -23,6 +25,8 @@ class ServiceState:
     index: LiveIndex
     tailer: ChangeTailer
     key_cache: KeyCache = field(default_factory=KeyCache)
+    catalog: CatalogIndex = field(default_factory=CatalogIndex)
+    webhooks: WebhookWorker | None = None  # started by the app (actions.background)
 
     @classmethod
     def open(cls, settings: Settings) -> ServiceState:
@@ -35,11 +39,17 @@ class ServiceState:
         index = LiveIndex()
         with db.session() as session:
             index.load_all(session)
-        log.info("index loaded: %d active entries", len(index))
+            catalog = CatalogIndex()
+            catalog.load_all(session)
+        log.info("index loaded: %d active entries, %d catalog items", len(index), len(catalog))
         tailer = ChangeTailer(
-            db, index, start_after=start_after, poll_seconds=settings.change_poll_seconds
+            db,
+            index,
+            start_after=start_after,
+            poll_seconds=settings.change_poll_seconds,
+            catalog=catalog,
         )
-        return cls(settings, db, index, tailer)
+        return cls(settings, db, index, tailer, catalog=catalog)
 
     def close(self) -> None:
         self.tailer.stop()
@@ -52,8 +62,17 @@ class ServiceState:
                 self.index.sync_entries(session, [target_id])
             elif kind is ChangeKind.BANK:
                 self.index.sync_bank(session, target_id)
+            elif kind is ChangeKind.CATALOG:
+                self.catalog.sync_items(session, [target_id])
+            elif kind is ChangeKind.CATALOG_IMPORT:
+                self.catalog.sync_import(session, target_id)
             else:
                 self.index.sync_import(session, target_id)
+
+    def actions_enqueued(self) -> None:
+        """Webhook deliveries were committed: have this worker send them now."""
+        if self.webhooks is not None:
+            self.webhooks.wake()
 
 
 async def get_state(request: Request) -> ServiceState:

@@ -51,12 +51,15 @@ class EntryState(enum.StrEnum):
     ACTIVE = "active"
     WITHDRAWN = "withdrawn"
     DELETED = "deleted"
+    QUARANTINED = "quarantined"  # matched too many distinct items: held for review
 
 
 class ChangeKind(enum.StrEnum):
     ENTRY = "entry"  # an entry was added or changed state: re-read it
     BANK = "bank"  # a bank was created or edited: re-read its settings
     IMPORT = "import"  # a bulk import committed: load all entries of the job
+    CATALOG = "catalog"  # a catalog item was added or removed: re-read it
+    CATALOG_IMPORT = "catalog_import"  # a catalog bulk import committed: load its items
 
 
 class ImportStatus(enum.StrEnum):
@@ -87,6 +90,9 @@ class Bank(Base):
     #: PDQ distance threshold for this bank (at most Meta's 31; may be stricter).
     pdq_threshold: Mapped[int] = mapped_column(Integer, default=31)
     action: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    #: Flood quarantine: distinct items per hour above which an entry is quarantined
+    #: (``None``: the ``HASHWALL_FLOOD_THRESHOLD`` setting).
+    flood_threshold: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
@@ -190,6 +196,10 @@ class MatchRecord(Base):
     """One match the API reported: which query, bank, entry, signal and distance."""
 
     __tablename__ = "match_records"
+    #: A sweep links an entry to a catalog item once, however often it is re-run.
+    __table_args__ = (
+        UniqueConstraint("entry_id", "catalog_item_id", name="uq_match_entry_catalog"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     request_id: Mapped[str] = mapped_column(String(36), index=True)
@@ -204,4 +214,10 @@ class MatchRecord(Base):
     distance: Mapped[int] = mapped_column(Integer)
     query_variant: Mapped[str | None] = mapped_column(String(64), nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The catalog item of a sweep match ("known identical copy"); ``None`` for API queries.
+    catalog_item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("catalog_items.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    #: What makes the matched item distinct, for flood quarantine (digest or hash of the query).
+    query_key: Mapped[str | None] = mapped_column(String(80), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

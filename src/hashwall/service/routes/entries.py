@@ -22,8 +22,10 @@ from hashwall.service.records import signals_from_record
 from hashwall.service.routes.common import Id, load_or_404
 from hashwall.service.schemas import EntryCreate, EntryList, EntryOut, EntrySignalOut
 from hashwall.service.state import ServiceState, get_state
+from hashwall.service.sweep import new_job, run_job
 from hashwall.service.uploads import hash_upload
 from hashwall.store import Bank, Change, ChangeKind, Entry, EntryState
+from hashwall.store.catalog_models import SweepKind
 
 router = APIRouter(tags=["entries"])
 State = Annotated[ServiceState, Depends(get_state)]
@@ -80,8 +82,11 @@ def _store_entry(state: ServiceState, bank_id: int, entry: Entry) -> EntryOut:
         session.add(entry)
         session.flush()
         session.add(Change(kind=ChangeKind.ENTRY, target_id=entry.id))
+        sweep = new_job(session, SweepKind.ENTRY, entry.id, None)
+        session.flush()
         out = entry_out(entry)
     state.publish(ChangeKind.ENTRY, out.id)
+    run_job(state, sweep.id)  # known copies in the catalog are linked before we answer
     return out
 
 

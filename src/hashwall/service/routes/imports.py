@@ -28,7 +28,9 @@ from hashwall.service.routes.common import Id, load_or_404
 from hashwall.service.routes.entries import new_entry
 from hashwall.service.schemas import ImportOut
 from hashwall.service.state import ServiceState, get_state
+from hashwall.service.sweep import new_job, run_job
 from hashwall.store import Bank, Change, ChangeKind, ImportJob
+from hashwall.store.catalog_models import SweepKind
 
 router = APIRouter(tags=["entries"])
 State = Annotated[ServiceState, Depends(get_state)]
@@ -179,6 +181,8 @@ def import_entries(
                 raise ApiError(422, "the file has no entries", "file")
             job.entry_count = count
             session.add(Change(kind=ChangeKind.IMPORT, target_id=job.id))
+            # Committed with the import: a crash before the sweep ends is finished at start.
+            sweep = new_job(session, SweepKind.IMPORT, job.id, None)
             session.flush()
     except IntegrityError:
         # The same key was imported concurrently: that import won, ours rolled back.
@@ -187,4 +191,5 @@ def import_entries(
             raise
         return _job_out(found, created=False)
     state.publish(ChangeKind.IMPORT, job.id)
+    run_job(state, sweep.id)
     return _job_out(job, created=True)

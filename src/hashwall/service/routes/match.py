@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from pydantic import ValidationError
 
 from hashwall.hashing.record import HashRecord
+from hashwall.service.actions.dispatch import REVIEW, actions_of, on_new_records
+from hashwall.service.actions.queries import query_key, signals_json
 from hashwall.service.auth import Permission, Principal, require
 from hashwall.service.bank_match import Hit, MatchOutcome, Thresholds, match_record
 from hashwall.service.errors import ApiError, printable
@@ -26,11 +28,16 @@ from hashwall.service.schemas import (
 from hashwall.service.state import ServiceState, get_state
 from hashwall.service.uploads import hash_upload
 from hashwall.signals import pdq, vpdq
-from hashwall.store import MatchRecord
+from hashwall.store import ChangeKind, MatchRecord
 
 router = APIRouter(prefix="/v1/match", tags=["match"])
 State = Annotated[ServiceState, Depends(get_state)]
 MAX_UPLOADS = 16
+
+
+def _bank_action(state: ServiceState, bank_id: int) -> str | None:
+    bank = state.index.banks.get(bank_id)
+    return bank.action if bank is not None else None
 
 
 def _thresholds(body: MatchThresholds) -> Thresholds:
@@ -91,6 +98,7 @@ def _respond(
     principal: Principal,
     kind: str,
     labelled: Sequence[tuple[str | None, str | None, MatchOutcome]],
+    queries: Sequence[HashRecord] = (),
 ) -> MatchResponse:
     request_id = str(uuid.uuid4())
     results = []
@@ -125,11 +133,22 @@ def _respond(
                     distance=hit.distance,
                     query_variant=hit.query_variant,
                     details=details,
+                    query_key=query_key(queries[position]) if queries else None,
                 )
             )
     if records:
         with state.db.session() as session:
             session.add_all(records)
+            session.flush()
+            signals = {
+                r.id: signals_json(queries[r.details["query"]])
+                for r in records
+                if queries and REVIEW in actions_of(_bank_action(state, r.bank_id))
+            }
+            quarantined = on_new_records(state, session, records, signals)
+        for entry_id in quarantined:  # stops matching here before the caller hears back
+            state.publish(ChangeKind.ENTRY, entry_id)
+        state.actions_enqueued()
     return MatchResponse(request_id=request_id, results=results)
 
 
@@ -149,6 +168,7 @@ def match_hashes(
         principal,
         "hashes",
         [(q.id, None, o) for q, o in zip(body.queries, outcomes, strict=True)],
+        records,
     )
 
 
@@ -183,8 +203,10 @@ def match_upload(
     names = [n.strip() for n in banks.split(",") if n.strip()] if banks else None
     bank_ids = _bank_filter(state, names)
     labelled = []
+    hashed = []
     for position, upload in enumerate(files):
         record = hash_upload(upload, state.settings.max_upload_bytes, f"files.{position}")
         outcome = match_record(state.index, record, thresholds, bank_ids)
         labelled.append((None, printable(upload.filename or "", 500) or None, outcome))
-    return _respond(state, principal, "upload", labelled)
+        hashed.append(record)
+    return _respond(state, principal, "upload", labelled, hashed)

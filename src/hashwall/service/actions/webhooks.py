@@ -1,0 +1,189 @@
+"""Deliver webhook calls: HMAC-signed JSON, retried with capped exponential backoff.
+
+Deliveries live in the ``webhook_deliveries`` table, so a restarted worker simply picks up
+whatever is still pending: nothing is held only in memory. Several workers may poll the
+same table; an attempt is *claimed* by bumping ``claim_version`` (and pushing
+``next_attempt_at`` past the request timeout) in one conditional UPDATE, so only one worker
+sends it. Receivers verify ``X-Hashwall-Signature: sha256=<hex HMAC-SHA256 of the raw body>``
+with the secret they were given when the webhook was created. Neither the secret nor the
+body is logged; log lines name the delivery id and the status code only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from hashwall.service.settings import Settings
+from hashwall.store import Database
+from hashwall.store.action_models import BankWebhook, DeliveryStatus, WebhookDelivery
+from hashwall.store.models import utcnow
+
+log = logging.getLogger("hashwall.service.webhooks")
+
+SIGNATURE_HEADER = "X-Hashwall-Signature"
+_BATCH = 20
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def backoff_seconds(settings: Settings, attempts: int) -> float:
+    """Delay before the next try after ``attempts`` failures: base * 2**(n-1), capped."""
+    delay = settings.webhook_backoff_seconds * (2 ** max(attempts - 1, 0))
+    return float(min(delay, settings.webhook_backoff_cap_seconds))
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    # A redirect would re-send (or drop) the signed body somewhere not configured: refuse it.
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirect())
+
+
+@dataclass(frozen=True)
+class Attempt:
+    status_code: int | None
+    error: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def post(url: str, secret: str, body: str, delivery_id: int, timeout: float) -> Attempt:
+    data = body.encode()
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "hashwall-webhook",
+            SIGNATURE_HEADER: sign(secret, data),
+            "X-Hashwall-Delivery": str(delivery_id),
+            "X-Hashwall-Event": "match",
+        },
+    )
+    try:
+        with _opener.open(request, timeout=timeout) as response:
+            response.read(64 * 1024)
+            return Attempt(int(response.status), "")
+    except urllib.error.HTTPError as error:
+        return Attempt(int(error.code), f"HTTP {error.code}")
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        return Attempt(None, f"{type(error).__name__}: {reason}"[:500])
+
+
+class WebhookWorker:
+    """Background thread of one worker process: sends due deliveries, records each attempt."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        """New deliveries were committed: look now instead of at the next poll."""
+        self._wake.set()
+
+    def _claim(self) -> list[tuple[int, int, str, str, str]]:
+        now = utcnow()
+        lease = now + timedelta(seconds=self.settings.webhook_timeout_seconds + 30)
+        claimed = []
+        with self.db.session() as session:
+            due = session.execute(
+                select(
+                    WebhookDelivery.id,
+                    WebhookDelivery.claim_version,
+                    WebhookDelivery.body,
+                    BankWebhook.url,
+                    BankWebhook.secret,
+                )
+                .join(BankWebhook, BankWebhook.id == WebhookDelivery.webhook_id)
+                .where(
+                    WebhookDelivery.status == DeliveryStatus.PENDING,
+                    WebhookDelivery.next_attempt_at <= now,
+                )
+                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+                .limit(_BATCH)
+            ).all()
+            for row in due:
+                result = session.execute(
+                    update(WebhookDelivery)
+                    .where(
+                        WebhookDelivery.id == row.id,
+                        WebhookDelivery.claim_version == row.claim_version,
+                        WebhookDelivery.status == DeliveryStatus.PENDING,
+                    )
+                    .values(claim_version=row.claim_version + 1, next_attempt_at=lease)
+                )
+                if result.rowcount == 1:  # type: ignore[attr-defined]
+                    claimed.append((row.id, row.claim_version + 1, row.body, row.url, row.secret))
+        return claimed
+
+    def _record(self, delivery_id: int, version: int, attempt: Attempt) -> None:
+        with self.db.session() as session:
+            delivery = session.get(WebhookDelivery, delivery_id)
+            if delivery is None or delivery.claim_version != version:
+                return
+            delivery.attempts += 1
+            delivery.last_status_code = attempt.status_code
+            delivery.last_error = attempt.error
+            now = utcnow()
+            if attempt.ok:
+                delivery.status = DeliveryStatus.DELIVERED
+                delivery.delivered_at = now
+            elif delivery.attempts >= self.settings.webhook_max_attempts:
+                delivery.status = DeliveryStatus.FAILED
+            else:
+                delay = backoff_seconds(self.settings, delivery.attempts)
+                delivery.next_attempt_at = now + timedelta(seconds=delay)
+        log.info(
+            "webhook delivery %d: %s",
+            delivery_id,
+            attempt.status_code if attempt.status_code is not None else "no response",
+        )
+
+    def run_once(self) -> int:
+        """Send every due delivery once; returns how many were attempted."""
+        claimed = self._claim()
+        for delivery_id, version, body, url, secret in claimed:
+            attempt = post(url, secret, body, delivery_id, self.settings.webhook_timeout_seconds)
+            self._record(delivery_id, version, attempt)
+        return len(claimed)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                sent = self.run_once()
+            except Exception:  # the database may be restarting; keep going
+                log.exception("webhook delivery loop failed; retrying")
+                sent = 0
+            if sent < _BATCH:
+                self._wake.wait(self.settings.webhook_poll_seconds)
+                self._wake.clear()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="hashwall-webhooks", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
