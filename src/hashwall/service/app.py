@@ -17,7 +17,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from hashwall import __version__
 from hashwall.service.actions.background import Background
 from hashwall.service.errors import error_body, install_error_handlers
-from hashwall.service.routes import banks, catalog, entries, imports, match, system
+from hashwall.service.routes import (
+    banks,
+    catalog,
+    entries,
+    imports,
+    match,
+    quarantine,
+    reviews,
+    system,
+    webhooks,
+)
 from hashwall.service.routes import portal as portal_routes
 from hashwall.service.settings import Settings
 from hashwall.service.state import ServiceState
@@ -81,7 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (system, banks, entries, imports, match):
         app.include_router(module.router)
     app.include_router(portal_routes.router)  # survivor portal: /portal, /v1/portal
-    for module in (catalog,):  # catalog, sweep, actions
+    for module in (catalog, reviews, webhooks, quarantine):  # catalog, sweep, actions
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + _FRAMING_ALLOWANCE)
     return app
