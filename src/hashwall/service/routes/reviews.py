@@ -76,7 +76,7 @@ def list_reviews(
             query = query.where(ReviewItem.status == status)
         if bank_id is not None:
             query = query.where(ReviewItem.bank_id == bank_id)
-        reviews = [review_out(item, record) for item, record in session.execute(query).tuples()]
+        reviews = [review_out(item, record) for item, record in session.execute(query).all()]
     return ReviewList(
         reviews=reviews, next_after_id=reviews[-1].id if len(reviews) == limit else None
     )
