@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from hashwall import __version__
+from hashwall.cli.audit_cmd import audit_app
 from hashwall.cli.compare_cmd import compare_command
 from hashwall.cli.hash_cmd import hash_command
 from hashwall.cli.likeness_cmd import likeness_app
@@ -47,6 +48,7 @@ app.command("hash")(hash_command)
 app.command("compare")(compare_command)
 app.command("match")(match_command)
 app.add_typer(likeness_app, name="likeness")  # heavy ML imports happen inside its commands
+app.add_typer(audit_app, name="audit")  # hashwall.cases / SQLAlchemy load inside its commands
 
 
 # Server commands: their modules import FastAPI/SQLAlchemy only when run (survivor installs

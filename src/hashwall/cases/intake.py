@@ -1,0 +1,245 @@
+"""Validating a removal request and issuing its receipt.
+
+The whole request is validated before anything is written: the caller gets either a receipt
+(case number, deadline) with one ``case.received`` audit entry, or a list of ``FieldError`` -
+one clear message per field - and nothing stored. The statement texts a requester confirms are
+fixed here so the record shows exactly what was affirmed.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from hashwall.cases.audit import AuditStore
+from hashwall.cases.clock import Clock, require_aware
+from hashwall.cases.deadlines import DeadlineConfig, Jurisdiction, deadline_for
+from hashwall.signals.base import InvalidSignalValue
+from hashwall.signals.registry import get_signal
+
+GOOD_FAITH_STATEMENT = (
+    "I have a good faith belief that the intimate visual depiction identified in this request "
+    "is not consensual, and the information in this request is accurate."
+)
+MAX_ITEMS = 1000
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;.]{2,}$")
+_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
+#: How far in the future a signature time may lie (clock skew between browser and server).
+SIGNATURE_SKEW_SECONDS = 300
+
+
+class ContentHash(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    signal_type: str
+    signal_value: str
+
+    @model_validator(mode="after")
+    def _valid_signal(self) -> ContentHash:
+        try:
+            signal = get_signal(self.signal_type)
+            self.signal_value = signal.validate(self.signal_value)
+        except (InvalidSignalValue, ValueError) as error:
+            raise ValueError(str(error)) from None
+        self.signal_type = signal.name
+        return self
+
+
+class Signature(BaseModel):
+    """An electronic signature: the requester's typed full name and when they typed it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    full_name: str = Field(min_length=1, max_length=200)
+    signed_at: datetime
+
+    @field_validator("signed_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return require_aware(value, "signed_at")
+
+
+class RemovalRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    requester_name: str = Field(min_length=1, max_length=200)
+    contact_email: str = Field(max_length=254)
+    relation: Literal["depicted_person", "authorised"]
+    authority_description: str | None = Field(default=None, max_length=2000)
+    urls: list[str] = Field(default_factory=list, max_length=MAX_ITEMS)
+    catalog_ids: list[str] = Field(default_factory=list, max_length=MAX_ITEMS)
+    hashes: list[ContentHash] = Field(default_factory=list, max_length=MAX_ITEMS)
+    good_faith: bool
+    signature: Signature
+    jurisdiction: Jurisdiction
+    description: str | None = Field(default=None, max_length=4000)
+
+    @field_validator("contact_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not _EMAIL.match(value):
+            raise ValueError("is not an email address (like name@example.org)")
+        return value
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, values: list[str]) -> list[str]:
+        cleaned = [value.strip() for value in values]
+        for index, url in enumerate(cleaned):
+            if not _URL.match(url) or len(url) > 2048:
+                raise ValueError(f"item {index} is not an http(s) URL: {url[:80]!r}")
+        return cleaned
+
+    @field_validator("catalog_ids")
+    @classmethod
+    def _catalog_ids(cls, values: list[str]) -> list[str]:
+        cleaned = [value.strip() for value in values]
+        for index, item in enumerate(cleaned):
+            if not item or len(item) > 200:
+                raise ValueError(f"item {index} must be 1-200 characters")
+        return cleaned
+
+    @field_validator("good_faith")
+    @classmethod
+    def _good_faith(cls, value: bool) -> bool:
+        if value is not True:
+            raise ValueError(f"must be confirmed (true): {GOOD_FAITH_STATEMENT}")
+        return value
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class IntakeError(ValueError):
+    """The request is invalid; ``errors`` has one message per bad field."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
+
+
+def _cross_field_errors(request: RemovalRequest, now: datetime) -> list[FieldError]:
+    errors = []
+    if request.relation == "authorised" and not (request.authority_description or "").strip():
+        errors.append(
+            FieldError(
+                "authority_description",
+                "is required when acting on behalf of the depicted person: describe your "
+                "authority (e.g. parent of a minor, lawyer, power of attorney)",
+            )
+        )
+    if not (request.urls or request.catalog_ids or request.hashes):
+        errors.append(
+            FieldError("content", "identify the content: give at least one URL, catalog id or hash")
+        )
+    if _normal_name(request.signature.full_name) != _normal_name(request.requester_name):
+        errors.append(
+            FieldError("signature.full_name", "must be your full name exactly as in requester_name")
+        )
+    skew = (request.signature.signed_at - now).total_seconds()
+    if skew > SIGNATURE_SKEW_SECONDS:
+        errors.append(FieldError("signature.signed_at", "lies in the future"))
+    return errors
+
+
+def _normal_name(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def _pydantic_errors(error: ValidationError) -> list[FieldError]:
+    found = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "request"
+        kind = item["type"]
+        if kind == "missing":
+            message = "is required"
+        elif kind == "extra_forbidden":
+            message = "is not a field of a removal request"
+        elif kind == "literal_error" and field == "relation":
+            message = "must be depicted_person or authorised"
+        elif kind == "enum" and field == "jurisdiction":
+            message = "must be one of " + ", ".join(j.value for j in Jurisdiction)
+        else:
+            message = str(item["msg"]).removeprefix("Value error, ")
+        found.append(FieldError(field, message))
+    return found
+
+
+def validate_request(raw: Mapping[str, Any], now: datetime) -> RemovalRequest:
+    """A complete, valid request or :class:`IntakeError` listing every bad field."""
+    if not isinstance(raw, Mapping):
+        raise IntakeError([FieldError("request", "must be a JSON object")])
+    try:
+        request = RemovalRequest.model_validate(dict(raw))
+    except ValidationError as error:
+        raise IntakeError(_pydantic_errors(error)) from None
+    errors = _cross_field_errors(request, require_aware(now, "now"))
+    if errors:
+        raise IntakeError(errors)
+    return request
+
+
+@dataclass(frozen=True)
+class Receipt:
+    case_id: str
+    received_at: datetime
+    due_at: datetime
+    statutory_deadline: bool
+    jurisdiction: Jurisdiction
+
+
+def new_case_id(now: datetime) -> str:
+    """``C-20260519-7KQ2M9XD``: date for humans, 40 random bits against guessing."""
+    alphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+    tail = "".join(secrets.choice(alphabet) for _ in range(8))
+    return f"C-{now:%Y%m%d}-{tail}"
+
+
+def receive(
+    raw: Mapping[str, Any],
+    *,
+    clock: Clock,
+    audit: AuditStore,
+    deadlines: DeadlineConfig,
+    case_ids: Callable[[datetime], str] = new_case_id,
+) -> Receipt:
+    """Validate, then write one ``case.received`` entry carrying the whole request.
+
+    Invalid input raises :class:`IntakeError` before any write. The contact email is kept in
+    the audit data because the case needs it; nothing here logs it."""
+    now = require_aware(clock.now(), "now")
+    request = validate_request(raw, now)
+    deadline = deadline_for(now, request.jurisdiction, deadlines)
+    case_id = case_ids(now)
+    audit.append(
+        actor="requester",
+        action="case.received",
+        case_id=case_id,
+        data={
+            "request": request.model_dump(mode="json"),
+            "good_faith_statement": GOOD_FAITH_STATEMENT,
+            "due_at": deadline.due_at.isoformat(),
+            "statutory_deadline": deadline.statutory,
+            "state": "received",
+        },
+    )
+    return Receipt(case_id, now, deadline.due_at, deadline.statutory, request.jurisdiction)
