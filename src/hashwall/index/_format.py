@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 MAGIC = b"HWINDEX\x00"
-VERSION = 1
+VERSION = 2  # 2: slot/overflow bucket tables (1: CSR offsets/rows)
 ALIGN = 4096
 _PREFIX = struct.Struct("<8sII")
 _ALLOWED_DTYPES = {"<u1", "|u1", "<u4", "<i4", "<u8", "<i8"}

@@ -133,7 +133,7 @@ class HammingIndex:
         """Bytes held by the index arrays (snapshot tables, hashes, ids, tombstones, delta)."""
         st = self._state
         snap = st.snap
-        arrays = (snap.ids, snap.hashes, snap.offsets, snap.rows, snap.deleted)
+        arrays = (snap.ids, snap.hashes, snap.slots, snap.overflow, snap.deleted)
         delta = (st.d_hashes, st.d_ids, st.d_alive)
         return sum(a.nbytes for a in arrays) + sum(a.nbytes for a in delta)
 

@@ -33,26 +33,67 @@ def extract_keys(hashes: npt.NDArray[np.uint64], start: int, width: int) -> npt.
     return (v & np.uint64((1 << width) - 1)).astype(np.uint32)
 
 
+SLOT_EMPTY = 0xFFFFFFFF
+SLOT_MULTI = 0x80000000
+
+
 def build_tables(
     hashes: npt.NDArray[np.uint64], starts: npt.NDArray[np.uint32], widths: npt.NDArray[np.uint32]
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
-    """CSR bucket tables for every substring: (offsets, rows)."""
+    """Bucket tables for every substring: (slots, overflow).
+
+    ``slots`` has one uint32 per bucket (tables concatenated): SLOT_EMPTY, the
+    bucket's only row, or SLOT_MULTI | i where ``overflow[i]`` is the bucket's row
+    count and ``overflow[i + 1 :]`` its rows, ascending.
+    """
     n, words = hashes.shape
     m = len(widths)
-    offsets = np.empty(int(sum((1 << int(k)) + 1 for k in widths)), dtype=np.uint32)
-    rows = np.empty(m * n, dtype=np.uint32)
+    if n >= SLOT_MULTI:
+        raise ValueError("a single snapshot holds at most 2^31 - 1 hashes; shard the bank")
+    slots = np.empty(int(sum(1 << int(k) for k in widths)), dtype=np.uint32)
+    # multi-row buckets hold >= 2 rows, so a table needs at most n + n // 2 words; the
+    # unused tail of this allocation is never touched, hence never resident.
+    overflow = np.empty(m * (n + n // 2), dtype=np.uint32)
     if HAVE_C:
-        _mih.build(hashes, n, words, starts, widths, offsets, rows)
-        return offsets, rows
-    base = 0  # pragma: no cover
-    for i, (s, k) in enumerate(zip(starts, widths, strict=True)):  # pragma: no cover
+        used = int(_mih.build(hashes, n, words, starts, widths, slots, overflow))
+    else:  # pragma: no cover - exercised only where no compiler exists
+        used = numpy_build(hashes, starts, widths, slots, overflow)
+    return slots, overflow[:used]
+
+
+def numpy_build(
+    hashes: npt.NDArray[np.uint64],
+    starts: npt.NDArray[np.uint32],
+    widths: npt.NDArray[np.uint32],
+    slots: npt.NDArray[np.uint32],
+    overflow: npt.NDArray[np.uint32],
+) -> int:
+    """The C build in numpy (same tables, slower); returns the overflow words used."""
+    pos = 0
+    base = 0
+    for s, k in zip(starts, widths, strict=True):
         keys = extract_keys(hashes, int(s), int(k))
-        rows[i * n : (i + 1) * n] = np.argsort(keys, kind="stable")
+        order = np.argsort(keys, kind="stable").astype(np.uint32)
         counts = np.bincount(keys, minlength=1 << int(k))
-        offsets[base] = 0
-        offsets[base + 1 : base + 2 + (1 << int(k)) - 1] = np.cumsum(counts)
-        base += (1 << int(k)) + 1
-    return offsets, rows  # pragma: no cover
+        first = np.cumsum(counts) - counts
+        sl = np.full(1 << int(k), SLOT_EMPTY, dtype=np.uint32)
+        one = counts == 1
+        sl[one] = order[first[one]]
+        multi = np.flatnonzero(counts >= 2)
+        mc = counts[multi]
+        at = (pos + np.cumsum(mc + 1) - (mc + 1)).astype(np.int64)
+        if pos + int((mc + 1).sum()) >= SLOT_MULTI:
+            raise ValueError("build: overflow table exceeds 2^31 words; shard the bank")
+        sl[multi] = SLOT_MULTI | at.astype(np.uint32)
+        overflow[at] = mc
+        # rows of multi buckets, in key order, go after each bucket's count word
+        in_multi = np.repeat(counts >= 2, counts)
+        ranks = np.arange(int(mc.sum())) - np.repeat(np.cumsum(mc) - mc, mc)
+        overflow[np.repeat(at + 1, mc) + ranks] = order[in_multi]
+        pos += int((mc + 1).sum())
+        slots[base : base + (1 << int(k))] = sl
+        base += 1 << int(k)
+    return pos
 
 
 def search(
@@ -75,8 +116,8 @@ def search(
             snap.words,
             snap.starts,
             snap.widths,
-            snap.offsets,
-            snap.rows,
+            snap.slots,
+            snap.overflow,
             thresholds,
             queries,
             radius,

@@ -11,8 +11,14 @@
  * protocol so no numpy C API is needed):
  *   hashes   uint64[n * words]        one row per hash, zero-padded to 64 bits
  *   starts   uint32[m], widths uint32[m]   bit range of each substring (<= 32 bits)
- *   offsets  uint32[sum(2^w_i + 1)]  CSR bucket starts, per table concatenated
- *   rows     uint32[m * n]            row numbers, bucket-sorted, per table
+ *   slots    uint32[sum(2^w_i)]       one word per bucket, per table concatenated:
+ *              SLOT_EMPTY             empty bucket
+ *              r < 2^31               the bucket's only row, stored inline
+ *              2^31 | i               the bucket has >= 2 rows: overflow[i] is the count,
+ *                                     overflow[i + 1 ..] the rows (ascending)
+ *   overflow uint32[...]              multi-row buckets, all tables concatenated
+ * A probe reads one slot; about half the non-empty buckets at 10M are singletons,
+ * which then cost no second dependent cache miss (a CSR offsets/rows pair needs two).
  * Every function releases the GIL while it computes.
  */
 #define PY_SSIZE_T_CLEAN
@@ -29,6 +35,9 @@
 #endif
 
 #define PREFETCH_DIST 64
+#define SLOT_EMPTY 0xffffffffu
+#define SLOT_MULTI 0x80000000u
+#define MAX_OVERFLOW 0x7fffffffu
 
 static inline uint32_t extract_key(const uint64_t *row, uint32_t start, uint32_t width) {
     uint32_t w = start >> 6, off = start & 63;
@@ -106,13 +115,16 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*nny*y*w*w*", &hb, &n, &words, &sb, &wb, &ob, &rb)) return NULL;
     const uint64_t *hashes = (const uint64_t *)hb.buf;
     const uint32_t *starts = (const uint32_t *)sb.buf, *widths = (const uint32_t *)wb.buf;
-    uint32_t *offsets = (uint32_t *)ob.buf, *rows = (uint32_t *)rb.buf;
+    uint32_t *slots = (uint32_t *)ob.buf, *ov = (uint32_t *)rb.buf;
     Py_ssize_t m = sb.len / 4;
-    int bad = (hb.len < n * words * 8) || (wb.len != sb.len) || (rb.len < m * n * 4);
+    size_t ov_cap = (size_t)rb.len / 4;
+    /* multi-row buckets hold >= 2 rows each, so a table needs at most n + n/2 words */
+    int bad = (hb.len < n * words * 8) || (wb.len != sb.len) || (n > (Py_ssize_t)MAX_OVERFLOW) ||
+              ov_cap < (size_t)m * ((size_t)n + (size_t)n / 2);
     size_t need = 0;
     for (Py_ssize_t i = 0; i < m && !bad; i++) {
         if (widths[i] < 1 || widths[i] > 32 || starts[i] + widths[i] > (uint64_t)words * 64) bad = 1;
-        else need += ((size_t)1 << widths[i]) + 1;
+        else need += (size_t)1 << widths[i];
     }
     if (bad || (size_t)ob.len < need * 4) {
         PyBuffer_Release(&hb); PyBuffer_Release(&sb); PyBuffer_Release(&wb);
@@ -129,13 +141,14 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
     if (!a || !b) { free(a); free(b); PyBuffer_Release(&hb); PyBuffer_Release(&sb);
                     PyBuffer_Release(&wb); PyBuffer_Release(&ob); PyBuffer_Release(&rb);
                     return PyErr_NoMemory(); }
+    size_t pos = 0;
+    int too_big = 0;
     Py_BEGIN_ALLOW_THREADS
-    size_t obase = 0;
+    size_t sbase = 0;
     for (Py_ssize_t t = 0; t < m; t++) {
         uint32_t width = widths[t];
         size_t nb = (size_t)1 << width;
-        uint32_t *off = offsets + obase;
-        uint32_t *rw = rows + (size_t)t * (size_t)n;
+        uint32_t *sl = slots + sbase;
         int passes = (int)((width + 7) / 8);
         size_t hist[4][256];
         memset(hist, 0, sizeof(hist));
@@ -154,22 +167,37 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
             }
             uint64_t *tmp = a; a = b; b = tmp;
         }
-        /* a is sorted by key, rows ascending within a key: emit CSR */
+        /* a is sorted by key, rows ascending within a key: emit slots + overflow */
         size_t k = 0;
-        for (Py_ssize_t r = 0; r < n; r++) {
-            uint64_t v = a[r];
-            size_t key = (size_t)(v >> 32);
-            while (k <= key) off[k++] = (uint32_t)r;
-            rw[r] = (uint32_t)v;
+        Py_ssize_t r = 0;
+        while (r < n) {
+            size_t key = (size_t)(a[r] >> 32);
+            Py_ssize_t e = r + 1;
+            while (e < n && (size_t)(a[e] >> 32) == key) e++;
+            while (k < key) sl[k++] = SLOT_EMPTY;
+            if (e - r == 1) {
+                sl[k++] = (uint32_t)a[r];
+            } else {
+                if (pos >= MAX_OVERFLOW) { too_big = 1; break; }
+                sl[k++] = SLOT_MULTI | (uint32_t)pos;
+                ov[pos++] = (uint32_t)(e - r);
+                for (Py_ssize_t j = r; j < e; j++) ov[pos++] = (uint32_t)a[j];
+            }
+            r = e;
         }
-        while (k <= nb) off[k++] = (uint32_t)n;
-        obase += nb + 1;
+        if (too_big) break;
+        while (k < nb) sl[k++] = SLOT_EMPTY;
+        sbase += nb;
     }
     Py_END_ALLOW_THREADS
     free(a); free(b);
     PyBuffer_Release(&hb); PyBuffer_Release(&sb); PyBuffer_Release(&wb);
     PyBuffer_Release(&ob); PyBuffer_Release(&rb);
-    Py_RETURN_NONE;
+    if (too_big) {
+        PyErr_SetString(PyExc_ValueError, "build: overflow table exceeds 2^31 words; shard the bank");
+        return NULL;
+    }
+    return PyLong_FromSize_t(pos);
 }
 
 /* ---------------------------------------------------------------- search */
@@ -178,7 +206,8 @@ typedef struct {
     const uint64_t *hashes;
     Py_ssize_t n, words;
     Py_ssize_t m;
-    const uint32_t *starts, *widths, *offsets, *rows;
+    const uint32_t *starts, *widths, *slots, *ov;
+    size_t ov_len;
     const int32_t *thresholds;
     const uint8_t *deleted; /* may be NULL */
     const uint64_t *dhashes;
@@ -215,17 +244,26 @@ static uint32_t *make_masks(uint32_t width, int32_t t, size_t *count) {
 typedef struct {
     uint32_t **masks;
     size_t *nmasks;
-    size_t *obase;
-    uint64_t *probe;  /* scratch: global offsets index per probe */
-    uint64_t *range;  /* scratch: (start << 32 | len) per non-empty bucket, start is global */
+    size_t *sbase;
+    uint32_t *probe;  /* scratch: global slot index per probe */
+    uint32_t *multi;  /* scratch: overflow index per multi-row bucket */
     uint32_t *cand;   /* scratch: candidate rows */
     size_t probe_cap, cand_cap;
 } plan_t;
 
 static void plan_free(plan_t *p, Py_ssize_t m) {
     if (p->masks) for (Py_ssize_t i = 0; i < m; i++) free(p->masks[i]);
-    free(p->masks); free(p->nmasks); free(p->obase);
-    free(p->probe); free(p->range); free(p->cand);
+    free(p->masks); free(p->nmasks); free(p->sbase);
+    free(p->probe); free(p->multi); free(p->cand);
+}
+
+/* Masks in ascending order of their bits above the low 4: probes that share a
+ * 64-byte line of slots (16 slots) become adjacent, so the second access hits L1. */
+static int cmp_hi(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    uint32_t hx = x >> 4, hy = y >> 4;
+    if (hx != hy) return (hx > hy) - (hx < hy);
+    return (x > y) - (x < y);
 }
 
 static int plan_init(plan_t *p, const search_ctx *c) {
@@ -233,23 +271,25 @@ static int plan_init(plan_t *p, const search_ctx *c) {
     Py_ssize_t m = c->m;
     p->masks = (uint32_t **)calloc((size_t)(m ? m : 1), sizeof(uint32_t *));
     p->nmasks = (size_t *)calloc((size_t)(m ? m : 1), sizeof(size_t));
-    p->obase = (size_t *)calloc((size_t)(m ? m : 1), sizeof(size_t));
-    if (!p->masks || !p->nmasks || !p->obase) return -1;
-    size_t ob = 0, total = 0;
+    p->sbase = (size_t *)calloc((size_t)(m ? m : 1), sizeof(size_t));
+    if (!p->masks || !p->nmasks || !p->sbase) return -1;
+    size_t sb = 0, total = 0;
     for (Py_ssize_t i = 0; i < m; i++) {
-        p->obase[i] = ob;
-        ob += ((size_t)1 << c->widths[i]) + 1;
+        p->sbase[i] = sb;
+        sb += (size_t)1 << c->widths[i];
         if (c->scan || c->thresholds[i] < 0) continue;
         p->masks[i] = make_masks(c->widths[i], c->thresholds[i], &p->nmasks[i]);
         if (!p->masks[i]) return -1;
+        qsort(p->masks[i], p->nmasks[i], sizeof(uint32_t), cmp_hi);
         total += p->nmasks[i];
     }
     p->probe_cap = total ? total : 1;
-    p->probe = (uint64_t *)malloc(p->probe_cap * sizeof(uint64_t));
-    p->range = (uint64_t *)malloc(p->probe_cap * sizeof(uint64_t));
-    p->cand_cap = 4096;
+    p->probe = (uint32_t *)malloc(p->probe_cap * sizeof(uint32_t));
+    p->multi = (uint32_t *)malloc(p->probe_cap * sizeof(uint32_t));
+    /* stage 1 writes one (possibly discarded) candidate per probe */
+    p->cand_cap = p->probe_cap + 4096;
     p->cand = (uint32_t *)malloc(p->cand_cap * sizeof(uint32_t));
-    return (p->probe && p->range && p->cand) ? 0 : -1;
+    return (p->probe && p->multi && p->cand) ? 0 : -1;
 }
 
 /* MIH lookup for one query; appends (dist << 40 | row) to out. */
@@ -260,58 +300,62 @@ static int mih_query(const search_ctx *c, plan_t *p, const uint64_t *q, vec64 *o
         if (!p->masks[i]) continue;
         uint32_t key = extract_key(q, c->starts[i], c->widths[i]);
         const uint32_t *mk = p->masks[i];
-        size_t base = p->obase[i], nm = p->nmasks[i];
+        uint32_t base = (uint32_t)p->sbase[i];
+        size_t nm = p->nmasks[i];
         for (size_t j = 0; j < nm; j++) p->probe[np++] = base + (key ^ mk[j]);
     }
-    /* stage 1: bucket bounds, prefetching offsets a few probes ahead */
-    size_t nr = 0, ncand = 0;
-    const uint32_t *offsets = c->offsets;
-    Py_ssize_t ti = 0;
+    /* stage 1: read one slot per probe (prefetched ahead); singletons become
+     * candidates at once, multi-row buckets are queued. Branch-free: about half
+     * the slots are empty, so a branch here would mispredict constantly. */
+    const uint32_t *slots = c->slots;
+    uint32_t *cand = p->cand, *multi = p->multi;
+    size_t nmul = 0, k = 0;
     for (size_t j = 0; j < np; j++) {
-        if (j + PREFETCH_DIST < np) __builtin_prefetch(offsets + p->probe[j + PREFETCH_DIST]);
-        uint64_t g = p->probe[j];
-        uint32_t lo = offsets[g], hi = offsets[g + 1];
-        if (hi > lo) {
-            while (ti + 1 < c->m && g >= p->obase[ti + 1]) ti++;
-            uint64_t start = (uint64_t)ti * (uint64_t)c->n + lo;
-            p->range[nr++] = (start << 24) | (uint64_t)(hi - lo > 0xffffff ? 0xffffff : hi - lo);
-            ncand += hi - lo;
-            if (hi - lo > 0xffffff) return -2;
+        if (j + PREFETCH_DIST < np) __builtin_prefetch(slots + p->probe[j + PREFETCH_DIST]);
+        uint32_t sv = slots[p->probe[j]];
+        cand[k] = sv;
+        k += sv < SLOT_MULTI;
+        multi[nmul] = sv & ~SLOT_MULTI;
+        nmul += (sv >= SLOT_MULTI) & (sv != SLOT_EMPTY);
+    }
+    /* stage 2: rows of multi-row buckets, prefetching overflow ahead */
+    const uint32_t *ov = c->ov;
+    size_t ovl = c->ov_len;
+    for (size_t j = 0; j < nmul; j++) {
+        if (j + PREFETCH_DIST < nmul) __builtin_prefetch(ov + multi[j + PREFETCH_DIST]);
+        size_t at = multi[j];
+        if (at >= ovl) continue; /* only a corrupted table gets here */
+        size_t len = ov[at];
+        if (len > ovl - at - 1) len = ovl - at - 1;
+        if (k + len > p->cand_cap) {
+            size_t cap = p->cand_cap;
+            while (cap < k + len) cap *= 2;
+            uint32_t *nc = (uint32_t *)realloc(p->cand, cap * sizeof(uint32_t));
+            if (!nc) return -1;
+            p->cand = cand = nc;
+            p->cand_cap = cap;
         }
+        const uint32_t *src = ov + at + 1;
+        for (size_t e = 0; e < len; e++) cand[k++] = src[e];
     }
-    if (ncand > p->cand_cap) {
-        size_t cap = p->cand_cap;
-        while (cap < ncand) cap *= 2;
-        uint32_t *nc = (uint32_t *)realloc(p->cand, cap * sizeof(uint32_t));
-        if (!nc) return -1;
-        p->cand = nc;
-        p->cand_cap = cap;
-    }
-    /* stage 2: gather candidate rows, prefetching bucket contents ahead */
-    const uint32_t *rows = c->rows;
-    size_t k = 0;
-    for (size_t j = 0; j < nr; j++) {
-        if (j + PREFETCH_DIST < nr) __builtin_prefetch(rows + (p->range[j + PREFETCH_DIST] >> 24));
-        uint64_t start = p->range[j] >> 24, len = p->range[j] & 0xffffff;
-        const uint32_t *src = rows + start;
-        for (uint64_t e = 0; e < len; e++) p->cand[k++] = src[e];
-    }
-    /* stage 3: verify, prefetching candidate hashes ahead */
+    /* stage 3: verify, prefetching candidate hashes ahead. Rows >= n only come
+     * from a corrupted table; clamping keeps every read inside `hashes`. */
     const uint64_t *H = c->hashes;
     Py_ssize_t W = c->words;
-    uint32_t r = c->radius;
+    uint32_t r = c->radius, last = (uint32_t)(c->n - 1);
+    for (size_t j = 0; j < k; j++) cand[j] = cand[j] > last ? last : cand[j];
     if (W == 4) {
         for (size_t j = 0; j < k; j++) {
-            if (j + PREFETCH_DIST < k) __builtin_prefetch(H + (size_t)p->cand[j + PREFETCH_DIST] * 4);
-            uint32_t row = p->cand[j];
+            if (j + PREFETCH_DIST < k) __builtin_prefetch(H + (size_t)cand[j + PREFETCH_DIST] * 4);
+            uint32_t row = cand[j];
             uint32_t d = hamming4(H + (size_t)row * 4, q);
             if (d <= r && !(c->deleted && c->deleted[row]))
                 if (vec_push(out, ((uint64_t)d << 40) | row)) return -1;
         }
     } else {
         for (size_t j = 0; j < k; j++) {
-            if (j + PREFETCH_DIST < k) __builtin_prefetch(H + (size_t)p->cand[j + PREFETCH_DIST] * W);
-            uint32_t row = p->cand[j];
+            if (j + PREFETCH_DIST < k) __builtin_prefetch(H + (size_t)cand[j + PREFETCH_DIST] * W);
+            uint32_t row = cand[j];
             uint32_t d = hamming(H + (size_t)row * W, q, W);
             if (d <= r && !(c->deleted && c->deleted[row]))
                 if (vec_push(out, ((uint64_t)d << 40) | row)) return -1;
@@ -346,7 +390,8 @@ static PyObject *py_search(PyObject *self, PyObject *args) {
     c.hashes = (const uint64_t *)hb.buf; c.n = n; c.words = words;
     c.m = sb.len / 4;
     c.starts = (const uint32_t *)sb.buf; c.widths = (const uint32_t *)wb.buf;
-    c.offsets = (const uint32_t *)ob.buf; c.rows = (const uint32_t *)rb.buf;
+    c.slots = (const uint32_t *)ob.buf; c.ov = (const uint32_t *)rb.buf;
+    c.ov_len = (size_t)rb.len / 4;
     c.thresholds = (const int32_t *)tb.buf;
     c.deleted = db.len ? (const uint8_t *)db.buf : NULL;
     c.dhashes = (const uint64_t *)dhb.buf; c.dn = dn;
@@ -356,9 +401,9 @@ static PyObject *py_search(PyObject *self, PyObject *args) {
     PyObject *result = NULL;
     const char *err = NULL;
     size_t need = 0;
-    for (Py_ssize_t i = 0; i < c.m; i++) need += ((size_t)1 << c.widths[i]) + 1;
+    for (Py_ssize_t i = 0; i < c.m; i++) need += (size_t)1 << c.widths[i];
     if (words < 1 || hb.len < n * words * 8 || wb.len != sb.len || tb.len != sb.len ||
-        (!scan && ((size_t)ob.len < need * 4 || rb.len < c.m * n * 4)) ||
+        (!scan && ((size_t)ob.len < need * 4 || need > 0xffffffffu || n > (Py_ssize_t)MAX_OVERFLOW)) ||
         (db.len && db.len < n) || dhb.len < dn * words * 8 || (dab.len && dab.len < dn) ||
         qb.len != nq * words * 8) {
         err = "search: buffer sizes do not match the index layout";
@@ -387,7 +432,6 @@ static PyObject *py_search(PyObject *self, PyObject *args) {
     }
     if (plan_ok) plan_free(&plan, c.m);
     if (err) PyErr_SetString(PyExc_ValueError, err);
-    else if (rc == -2) PyErr_SetString(PyExc_ValueError, "search: bucket larger than 2^24 rows");
     else if (rc) PyErr_NoMemory();
     else {
         PyObject *hits = PyBytes_FromStringAndSize((const char *)out.data, (Py_ssize_t)(out.len * 8));
@@ -438,7 +482,7 @@ static PyObject *py_checksum(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"build", py_build, METH_VARARGS, "Counting-sort the MIH bucket tables."},
+    {"build", py_build, METH_VARARGS, "Radix-sort the MIH bucket tables; returns overflow words used."},
     {"search", py_search, METH_VARARGS, "Exact Hamming range search (MIH or scan) plus delta."},
     {"checksum", py_checksum, METH_VARARGS, "64-bit checksum of a buffer."},
     {NULL, NULL, 0, NULL},

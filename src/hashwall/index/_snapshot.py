@@ -1,4 +1,4 @@
-"""Immutable MIH snapshot: sorted ids, packed hashes and CSR bucket tables.
+"""Immutable MIH snapshot: sorted ids, packed hashes and slot/overflow bucket tables.
 
 A snapshot never changes after it is built except for its tombstone bytes, so
 readers can use one without locks while a newer snapshot is built elsewhere and
@@ -40,8 +40,8 @@ class Snapshot:
     hashes: npt.NDArray[np.uint64]
     starts: UInt32Array
     widths: UInt32Array
-    offsets: UInt32Array
-    rows: UInt32Array
+    slots: UInt32Array
+    overflow: UInt32Array
     deleted: npt.NDArray[np.uint8]
 
     @property
@@ -78,9 +78,9 @@ def build_snapshot(
     layout = choose_layout(bits, n) if tables is None else _fixed_layout(bits, tables)
     starts = np.asarray(layout.starts, dtype=np.uint32)
     widths = np.asarray(layout.widths, dtype=np.uint32)
-    offsets, rows = _kernels.build_tables(packed, starts, widths)
+    slots, overflow = _kernels.build_tables(packed, starts, widths)
     deleted = np.zeros(n, dtype=np.uint8)
-    return Snapshot(bits, sorted_ids, packed, starts, widths, offsets, rows, deleted)
+    return Snapshot(bits, sorted_ids, packed, starts, widths, slots, overflow, deleted)
 
 
 def _fixed_layout(bits: int, tables: int) -> Layout:
@@ -98,8 +98,8 @@ def snapshot_sections(snap: Snapshot) -> dict[str, np.ndarray]:
         "hashes": snap.hashes,
         "starts": snap.starts,
         "widths": snap.widths,
-        "offsets": snap.offsets,
-        "rows": snap.rows,
+        "slots": snap.slots,
+        "overflow": snap.overflow,
         "deleted": snap.deleted,
     }
 
@@ -112,7 +112,7 @@ def snapshot_from_sections(bits: int, s: dict[str, np.ndarray], where: str) -> S
     """
     try:
         ids, hashes, starts, widths = s["ids"], s["hashes"], s["starts"], s["widths"]
-        offsets, rows, deleted = s["offsets"], s["rows"], s["deleted"]
+        slots, overflow, deleted = s["slots"], s["overflow"], s["deleted"]
     except KeyError as e:
         raise IndexFileError(f"{where}: missing section {e}") from None
     n = len(ids)
@@ -127,14 +127,18 @@ def snapshot_from_sections(bits: int, s: dict[str, np.ndarray], where: str) -> S
     )
     if bad:
         raise IndexFileError(f"{where}: section shapes are inconsistent")
-    nb = [(1 << int(k)) + 1 for k in widths]
-    if len(offsets) != sum(nb) or len(rows) != len(widths) * n:
+    if len(slots) != sum(1 << int(k) for k in widths) or overflow.ndim != 1:
         raise IndexFileError(f"{where}: table sizes are inconsistent")
-    # The kernel reads rows[t*n + lo : t*n + hi] and skips hi <= lo, so offsets <= n
-    # is all that memory safety needs; first/last entries catch gross corruption.
-    ends = np.cumsum(nb) - 1
-    if len(offsets) and (int(offsets.max()) > n or bool(np.any(offsets[ends] != n))):
-        raise IndexFileError(f"{where}: bucket offsets are corrupted")
-    if n and (bool(np.any(np.diff(ids) <= 0)) or (len(rows) and int(rows.max()) >= n)):
+    # Slots are empty, a row < n, or MULTI | i with i < len(overflow); overflow words are
+    # counts (<= n) or rows (< n). The kernel also clamps rows and bucket lengths, so
+    # even a crafted file cannot steer it outside its arrays.
+    multi = slots >= _kernels.SLOT_MULTI
+    single_bad = bool(np.any((slots >= n) & ~multi))
+    at = slots[multi & (slots != _kernels.SLOT_EMPTY)] & np.uint32(0x7FFFFFFF)
+    if single_bad or (len(at) and int(at.max()) >= len(overflow)):
+        raise IndexFileError(f"{where}: bucket slots are corrupted")
+    if len(at) and (int(overflow[at].min()) < 2 or int(overflow.max()) > n):
+        raise IndexFileError(f"{where}: bucket overflow table is corrupted")
+    if n and bool(np.any(np.diff(ids) <= 0)):
         raise IndexFileError(f"{where}: ids or table rows are corrupted")
-    return Snapshot(bits, ids, hashes, starts, widths, offsets, rows, np.array(deleted))
+    return Snapshot(bits, ids, hashes, starts, widths, slots, overflow, np.array(deleted))
