@@ -12,6 +12,7 @@ from hashwall.cli.compare_cmd import compare_command
 from hashwall.cli.hash_cmd import hash_command
 from hashwall.cli.likeness_cmd import likeness_app
 from hashwall.cli.match_cmd import match_command
+from hashwall.cli.notice_cmd import notice_app
 from hashwall.hashing.batch import single_threaded_numerics
 
 app = typer.Typer(
@@ -49,6 +50,7 @@ app.command("compare")(compare_command)
 app.command("match")(match_command)
 app.add_typer(likeness_app, name="likeness")  # heavy ML imports happen inside its commands
 app.add_typer(audit_app, name="audit")  # hashwall.cases / SQLAlchemy load inside its commands
+app.add_typer(notice_app, name="notice")  # pydantic, fpdf2, PyYAML load inside its commands
 
 
 # Server commands: their modules import FastAPI/SQLAlchemy only when run (survivor installs
