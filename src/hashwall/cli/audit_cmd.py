@@ -77,6 +77,7 @@ def _check_database(url: str, head: ChainHead | None) -> tuple[Verification, str
     from hashwall.cases.audit import check
     from hashwall.cases.audit_db import SqlAuditStore
     from hashwall.store.db import DatabaseUrlError, create_database
+
     try:
         db = create_database(url)
     except DatabaseUrlError as error:
