@@ -63,6 +63,9 @@ def _register_server_commands() -> None:
     app.command("serve")(serve_command)
     app.add_typer(keys_app, name="keys")
     app.add_typer(db_app, name="db")
+    from hashwall.cli.exchange_cmd import exchange_app
+
+    app.add_typer(exchange_app, name="exchange")
 
 
 _register_server_commands()

@@ -93,6 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(portal_routes.router)  # survivor portal: /portal, /v1/portal
     for module in (catalog, reviews, webhooks, quarantine):  # catalog, sweep, actions
         app.include_router(module.router)
+    from hashwall.service.routes import exchange  # pytx files, StopNCII, bundles
+
+    app.include_router(exchange.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + _FRAMING_ALLOWANCE)
     return app
 

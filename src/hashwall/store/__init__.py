@@ -5,7 +5,7 @@ embedded default) or PostgreSQL. Only :mod:`hashwall.service` and the server CLI
 import this package, so the survivor's hashing install never needs SQLAlchemy.
 """
 
-from hashwall.store import action_models, catalog_models  # noqa: F401  (register tables)
+from hashwall.store import action_models, catalog_models, exchange_models  # noqa: F401  (tables)
 from hashwall.store.db import (
     Database,
     create_database,
