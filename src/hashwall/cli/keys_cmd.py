@@ -18,6 +18,7 @@ class RoleChoice(StrEnum):
     CURATOR = "curator"
     REVIEWER = "reviewer"
     ADMIN = "admin"
+    LIKENESS = "likeness"
 
 
 @keys_app.command("create")

@@ -149,6 +149,25 @@ def load_template(path: Path, key: TemplateKey | None = None) -> Template:
     return _template_from_json(path, document)
 
 
+def template_to_bytes(template: Template, key: TemplateKey | None = None) -> bytes:
+    """The file content :func:`save_template` writes, in memory (a service stores it in a row)."""
+    plain = json.dumps(template.to_json(), separators=(",", ":")).encode("utf-8")
+    return plain if key is None else _encrypt(plain, template.template_id, key)
+
+
+def template_from_bytes(
+    data: bytes, key: TemplateKey | None = None, name: str = "upload"
+) -> Template:
+    """Parse template content held in memory (never written to disk); ``name`` labels errors."""
+    label = Path(name)
+    document = _parse_json(label, data)
+    if document.get("format") == ENCRYPTED_FORMAT:
+        if key is None:
+            raise TemplateError(f"{name}: template is encrypted; give the key")
+        document = _parse_json(label, _decrypt(label, document, key))
+    return _template_from_json(label, document)
+
+
 def template_id_of(path: Path) -> str | None:
     """The template id of a plain or encrypted file without decrypting it; None if unreadable."""
     try:

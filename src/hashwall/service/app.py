@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from hashwall import __version__
 from hashwall.service.actions.background import Background
 from hashwall.service.errors import error_body, install_error_handlers
+from hashwall.service.likeness import routes as likeness_routes
 from hashwall.service.routes import (
     banks,
     catalog,
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(portal_routes.router)  # survivor portal: /portal, /v1/portal
     for module in (catalog, reviews, webhooks, quarantine):  # catalog, sweep, actions
         app.include_router(module.router)
+    app.include_router(likeness_routes.router)  # likeness protection (docs/likeness.md)
     from hashwall.service.routes import exchange  # pytx files, StopNCII, bundles
 
     app.include_router(exchange.router)

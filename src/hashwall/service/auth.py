@@ -33,6 +33,7 @@ class Role(StrEnum):
     CURATOR = "curator"
     REVIEWER = "reviewer"
     ADMIN = "admin"
+    LIKENESS = "likeness"  # enrols and revokes likeness templates (docs/likeness.md, "Service")
 
 
 class Permission(StrEnum):
@@ -48,20 +49,23 @@ class Permission(StrEnum):
     CATALOG_WRITE = "catalog:write"  # register/remove catalog items
     REVIEW = "review"  # review queue and flood quarantine decisions
     WEBHOOKS = "webhooks"  # configure bank webhooks, read their delivery log
+    LIKENESS_TEMPLATES = "likeness:templates"  # upload, list and revoke enrolled templates
+    LIKENESS_SCREEN = "likeness:screen"  # screen intimate content for enrolled faces
 
 
 _P = Permission
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.HASHER: frozenset({_P.HASH, _P.CATALOG_WRITE}),
-    Role.MATCHER: frozenset({_P.HASH, _P.MATCH, _P.BANKS_READ}),
+    Role.MATCHER: frozenset({_P.HASH, _P.MATCH, _P.BANKS_READ, _P.LIKENESS_SCREEN}),
     Role.CURATOR: frozenset(
         {_P.HASH, _P.MATCH, _P.BANKS_READ, _P.BANKS_WRITE, _P.ENTRIES_READ, _P.ENTRIES_WRITE}
-        | {_P.CATALOG_READ, _P.CATALOG_WRITE, _P.WEBHOOKS}
+        | {_P.CATALOG_READ, _P.CATALOG_WRITE, _P.WEBHOOKS, _P.LIKENESS_SCREEN}
     ),
     Role.REVIEWER: frozenset(
         {_P.BANKS_READ, _P.ENTRIES_READ, _P.MATCHES_READ, _P.CATALOG_READ, _P.REVIEW}
     ),
     Role.ADMIN: frozenset(Permission),
+    Role.LIKENESS: frozenset({_P.LIKENESS_TEMPLATES}),
 }
 
 

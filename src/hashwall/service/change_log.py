@@ -16,8 +16,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from hashwall.service.catalog_index import CatalogIndex
 from hashwall.service.live_index import LiveIndex
@@ -54,6 +56,8 @@ class ChangeTailer:
         self._gap_since: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: Called with the ids of changed entries, after the index has synced them.
+        self.entry_listeners: list[Callable[[Session, list[int]], None]] = []
 
     def poll_once(self) -> int:
         """Apply every change newer than the watermark; returns how many rows were read."""
@@ -72,6 +76,8 @@ class ChangeTailer:
                 self.index.sync_import(session, job_id)
             if entries:
                 self.index.sync_entries(session, entries)
+                for listener in self.entry_listeners:  # e.g. likeness templates in memory
+                    listener(session, entries)
             if self.catalog is not None:
                 items = [r.target_id for r in fresh if r.kind == ChangeKind.CATALOG]
                 imports = {r.target_id for r in fresh if r.kind == ChangeKind.CATALOG_IMPORT}

@@ -286,7 +286,7 @@ class MatchRecordList(BaseModel):
 
 
 class KeyCreate(Strict):
-    role: Literal["hasher", "matcher", "curator", "reviewer", "admin"]
+    role: Literal["hasher", "matcher", "curator", "reviewer", "admin", "likeness"]
     name: Annotated[Text, Field(max_length=200)] = ""
 
 

@@ -67,6 +67,19 @@ class Settings(BaseSettings):
     #: scrypt cost (a power of two) for stored PINs.
     portal_scrypt_n: int = Field(default=2**14, ge=2**10, le=2**20)
 
+    # Likeness protection (docs/likeness.md, "Service").
+    #: AES-256 key for enrolled templates at rest: URL-safe base64 of 32 random bytes
+    #: (`hashwall likeness keygen`). Empty in development: derived from the secret key.
+    likeness_key: str = Field(default="", repr=False)
+    #: Bank whose review/webhook actions likeness matches trigger (created on first enrolment).
+    likeness_bank: str = Field(default="likeness", min_length=1, max_length=200)
+    #: Screening requests one API key may make per ``likeness_rate_window_seconds`` (per worker).
+    likeness_rate_limit: int = Field(default=60, ge=1)
+    likeness_rate_window_seconds: float = Field(default=60.0, gt=0)
+    #: Cosine similarity for a face to count as an enrolled person; intimate-score threshold.
+    likeness_threshold: float = Field(default=0.40, gt=0, le=1)
+    likeness_intimate_threshold: float = Field(default=0.5, gt=0, le=1)
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         if self.env == "production" and self.secret_key == DEFAULT_SECRET_KEY:
@@ -76,6 +89,14 @@ class Settings(BaseSettings):
             )
         if self.env == "production" and len(self.secret_key) < 16:
             raise InsecureSettingsError("HASHWALL_SECRET_KEY must be at least 16 characters")
+        return self
+
+    @model_validator(mode="after")
+    def _check_likeness_key(self) -> Settings:
+        # Imported here: the settings module must not need the likeness package at import time.
+        from hashwall.service.likeness.keys import check_likeness_key
+
+        check_likeness_key(self)
         return self
 
     def resolved_database_url(self) -> str:

@@ -11,6 +11,7 @@ from hashwall.service.actions.webhooks import WebhookWorker
 from hashwall.service.auth import KeyCache
 from hashwall.service.catalog_index import CatalogIndex
 from hashwall.service.change_log import ChangeTailer, latest_change_id
+from hashwall.service.likeness.runtime import LikenessRuntime
 from hashwall.service.live_index import LiveIndex
 from hashwall.service.settings import Settings
 from hashwall.store import ChangeKind, Database, create_database, upgrade
@@ -27,6 +28,7 @@ class ServiceState:
     key_cache: KeyCache = field(default_factory=KeyCache)
     catalog: CatalogIndex = field(default_factory=CatalogIndex)
     webhooks: WebhookWorker | None = None  # started by the app (actions.background)
+    likeness: LikenessRuntime | None = None  # enrolled templates in memory (docs/likeness.md)
 
     @classmethod
     def open(cls, settings: Settings) -> ServiceState:
@@ -41,6 +43,7 @@ class ServiceState:
             index.load_all(session)
             catalog = CatalogIndex()
             catalog.load_all(session)
+            likeness = LikenessRuntime.open(settings, session)
         log.info("index loaded: %d active entries, %d catalog items", len(index), len(catalog))
         tailer = ChangeTailer(
             db,
@@ -49,7 +52,8 @@ class ServiceState:
             poll_seconds=settings.change_poll_seconds,
             catalog=catalog,
         )
-        return cls(settings, db, index, tailer, catalog=catalog)
+        tailer.entry_listeners.append(likeness.sync_entries)
+        return cls(settings, db, index, tailer, catalog=catalog, likeness=likeness)
 
     def close(self) -> None:
         self.tailer.stop()
@@ -60,6 +64,8 @@ class ServiceState:
         with self.db.session() as session:
             if kind is ChangeKind.ENTRY:
                 self.index.sync_entries(session, [target_id])
+                if self.likeness is not None:
+                    self.likeness.sync_entries(session, [target_id])
             elif kind is ChangeKind.BANK:
                 self.index.sync_bank(session, target_id)
             elif kind is ChangeKind.CATALOG:

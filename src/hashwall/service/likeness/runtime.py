@@ -1,0 +1,131 @@
+"""What one worker holds for likeness protection: templates in memory, models, rate limiter.
+
+Models load lazily (first screening request), through providers that tests replace with
+doubles (``classifier``, ``face_models``), so the positive screening path is tested without any
+intimate content. ``available()`` tells whether the likeness extra is installed; without it
+the likeness endpoints answer 503 and the rest of the service works as before.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.util import find_spec
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hashwall.service.errors import ApiError
+from hashwall.service.likeness.cache import TemplateCache
+from hashwall.service.likeness.keys import LikenessKeyError, service_key
+from hashwall.store.likeness_models import LikenessTemplate
+
+if TYPE_CHECKING:
+    from hashwall.likeness.models import FaceModels, IntimateClassifier
+    from hashwall.service.settings import Settings
+
+#: Python modules the likeness extra provides: AES-GCM, and the model runtimes.
+CRYPTO_MODULES = ("cryptography",)
+MODEL_MODULES = ("cryptography", "onnxruntime", "cv2")
+
+
+def missing_modules(names: tuple[str, ...]) -> list[str]:
+    return [name for name in names if find_spec(name) is None]
+
+
+def _default_classifier() -> IntimateClassifier:
+    from hashwall.likeness.models import default_intimate_classifier
+
+    return default_intimate_classifier()
+
+
+def _default_face_models() -> FaceModels:
+    from hashwall.likeness.models import default_face_models
+
+    return default_face_models()
+
+
+class RateLimiter:
+    """Sliding window per API key, in this worker's memory.
+
+    With N workers a key can make up to N x the limit (document it; a reverse proxy can
+    enforce a global limit). Returns the seconds to wait when the key is over its limit.
+    """
+
+    def __init__(self, limit: int, window: float) -> None:
+        self.limit = limit
+        self.window = window
+        self._hits: dict[int, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, key_id: int, now: float | None = None) -> float | None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            hits = self._hits.setdefault(key_id, deque())
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return hits[0] + self.window - now
+            hits.append(now)
+            return None
+
+
+@dataclass
+class LikenessRuntime:
+    settings: Settings
+    cache: TemplateCache
+    limiter: RateLimiter
+    #: Providers of the models; replaced by doubles in tests.
+    classifier: Callable[[], IntimateClassifier] = _default_classifier
+    face_models: Callable[[], FaceModels] = _default_face_models
+    #: Overridable for tests: which modules are missing.
+    missing: Callable[[tuple[str, ...]], list[str]] = field(default=missing_modules)
+
+    @classmethod
+    def open(cls, settings: Settings, session: Session) -> LikenessRuntime:
+        key = service_key(settings)
+        if (
+            key is None
+            and session.scalars(
+                select(LikenessTemplate.id).where(LikenessTemplate.ciphertext.is_not(None))
+            ).first()
+        ):
+            raise LikenessKeyError(
+                "HASHWALL_ENV=production, the database holds likeness templates, but "
+                "HASHWALL_LIKENESS_KEY is not set; set it to the key they were stored under"
+            )
+        runtime = cls(
+            settings,
+            TemplateCache(key),
+            RateLimiter(settings.likeness_rate_limit, settings.likeness_rate_window_seconds),
+        )
+        if runtime.ready(CRYPTO_MODULES):
+            runtime.cache.load_all(session)
+        return runtime
+
+    def ready(self, modules: tuple[str, ...]) -> bool:
+        return self.cache.key is not None and not self.missing(modules)
+
+    def require(self, modules: tuple[str, ...]) -> None:
+        """503 naming the missing modules when the likeness extra is not installed, or
+        when production runs without ``HASHWALL_LIKENESS_KEY``."""
+        if self.cache.key is None:
+            raise ApiError(
+                503, "likeness protection is off: HASHWALL_LIKENESS_KEY is not set", None
+            )
+        missing = self.missing(modules)
+        if missing:
+            raise ApiError(
+                503,
+                "likeness protection is not installed on this server "
+                f"(missing: {', '.join(missing)}; pip install 'hashwall[likeness]')",
+                None,
+            )
+
+    def sync_entries(self, session: Session, entry_ids: list[int]) -> None:
+        if self.ready(CRYPTO_MODULES):
+            self.cache.sync_entries(session, entry_ids)
