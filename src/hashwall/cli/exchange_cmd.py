@@ -160,3 +160,31 @@ def import_command(
     finally:
         db.dispose()
     typer.echo(json.dumps({"bank": bank, **result.as_json(), **details}))
+
+
+@exchange_app.command("stopncii")
+def stopncii_command(
+    bank: BankOption,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Fetch StopNCII.org's changes since the bank's checkpoint (HASHWALL_STOPNCII_KEYS)."""
+    from hashwall.service.errors import ApiError
+    from hashwall.service.exchange import stopncii
+    from hashwall.service.exchange.apply import ApplyResult
+
+    db = _open(database_url, data_dir)
+    total, pages = ApplyResult(), 0
+    try:
+        client = stopncii.client_from_env()
+        bank_id = _bank_id(db, bank, create={"description": "StopNCII.org hashes"})
+        for result in stopncii.fetch_pages(db, bank_id, client):
+            total.merge(result)
+            pages += 1
+        mark = stopncii.checkpoint(db, bank_id)
+    except ApiError as error:
+        raise _fail(error.message, 2 if error.status == 409 else 1) from None
+    finally:
+        db.dispose()
+    summary = {**total.as_json(), "pages": pages, "checkpoint": mark.update_time if mark else None}
+    typer.echo(json.dumps({"bank": bank, **summary}))

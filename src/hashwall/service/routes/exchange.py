@@ -130,3 +130,27 @@ def _detect(path: Path) -> str:
     if head.lstrip().startswith(b"{"):
         return "bundle"
     return pytx_files.detect(path)
+
+
+@router.post("/v1/banks/{bank_id}/exchange/stopncii/fetch", response_model=ExchangeResult)
+def fetch_stopncii(bank_id: Id, state: State, _: Curator) -> ExchangeResult:
+    """Fetch what changed on StopNCII.org since this bank's checkpoint (HASHWALL_STOPNCII_KEYS).
+
+    Each page commits with its checkpoint and stops matching withdrawn/deleted hashes here at
+    once; a failed request answers 502 and the next call resumes after the last page kept.
+    """
+    from hashwall.service.exchange import stopncii
+
+    client = stopncii.client_from_env()
+    total, pages = ApplyResult(), 0
+    try:
+        for result in stopncii.fetch_pages(state.db, bank_id, client):
+            publish(state, result)
+            total.merge(result)
+            pages += 1
+    except IntegrityError:
+        message = "a concurrent StopNCII fetch into this bank won; retry"
+        raise ApiError(409, message, "bank_id") from None
+    mark = stopncii.checkpoint(state.db, bank_id)
+    update_time = mark.update_time if mark else None
+    return result_out(total, pages=pages, checkpoint=update_time)
