@@ -28,10 +28,12 @@ from hashwall.service.likeness.enrolment import (
 from hashwall.service.likeness.keys import token_matches
 from hashwall.service.likeness.runtime import CRYPTO_MODULES, LikenessRuntime
 from hashwall.service.likeness.schemas import (
+    ScreenResponse,
     TemplateCreated,
     TemplateList,
     TemplateOut,
 )
+from hashwall.service.likeness.screening import screen_upload
 from hashwall.service.state import ServiceState, get_state
 from hashwall.store import Entry
 from hashwall.store.likeness_models import LikenessTemplate
@@ -206,3 +208,14 @@ def delete_template(
     else:
         actor = f"api_key:{caller.key_id}"
     return revoke_template(state, row_id, actor)
+
+
+@router.post("/screen", response_model=ScreenResponse)
+def screen(
+    state: State,
+    principal: Annotated[Principal, require(Permission.LIKENESS_SCREEN)],
+    file: Annotated[UploadFile, File(description="A photo or video; not kept.")],
+) -> ScreenResponse:
+    """Screen content for enrolled people: faces are only looked at when the content is
+    intimate; a hit is recorded for human review and the answer carries only record ids."""
+    return screen_upload(state, runtime_of(state), file, principal.key_id)
