@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hashwall.index import HammingIndex, IndexFileError, _kernels
+from hashwall.index import HammingIndex, IndexFileError, _kernels, _plan
 from hashwall.index._format import load_sections, save_sections
 
 
@@ -83,3 +83,17 @@ def test_kernel_clamps_damaged_tables() -> None:
     hits, counts = _kernels.search(damaged, q, 31, thr, False, s.hashes[:0], s.deleted[:0])
     rows = hits & np.uint64(_kernels.ROW_MASK)
     assert s.n == 300 and len(counts) == 20 and len(rows) > 0 and int(rows.max()) < s.n
+
+
+@pytest.mark.parametrize("n", [0, 1, 1000, 100_000, 1_000_000, 10_000_000, 100_000_000])
+@pytest.mark.parametrize("bits", [64, 256])
+def test_layouts_are_disjoint_and_within_budget(n: int, bits: int) -> None:
+    layout = _plan.choose_layout(bits, n)
+    ends = [s + w for s, w in zip(layout.starts, layout.widths, strict=True)]
+    assert list(layout.starts) == [0, *ends[:-1]] and ends[-1] <= bits
+    assert max(layout.widths) <= _plan.MAX_KEY_BITS
+    slot_bytes = sum(4 << k for k in layout.widths)
+    if n >= 1_000_000:
+        assert slot_bytes <= _plan.SLOT_BYTES_PER_HASH * n
+    t, _ = _plan.thresholds(layout.widths, n, min(31, bits - 1))
+    assert sum(x + 1 for x in t) >= min(31, bits - 1) + 1  # pigeonhole: exact

@@ -34,7 +34,9 @@
 #define HW_HOT
 #endif
 
+#ifndef PREFETCH_DIST
 #define PREFETCH_DIST 64
+#endif
 #define SLOT_EMPTY 0xffffffffu
 #define SLOT_MULTI 0x80000000u
 #define MAX_OVERFLOW 0x7fffffffu
