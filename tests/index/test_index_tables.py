@@ -12,25 +12,31 @@ from hashwall.index._format import load_sections, save_sections
 
 
 @pytest.mark.parametrize("n", [0, 1, 7, 1000, 20000])
-def test_c_build_equals_numpy_build(n: int) -> None:
+@pytest.mark.parametrize("shift", [0, 1])
+def test_c_build_equals_python_build(n: int, shift: int) -> None:
     rng = np.random.default_rng(n)
     h = rng.integers(0, 2**63, (n, 4), dtype=np.uint64)
     if n > 10:
         h[n // 2 :] = h[: n - n // 2]  # duplicate hashes: multi-row buckets in every table
     starts = np.array([0, 13, 40, 64, 100, 200], np.uint32)
     widths = np.array([13, 12, 20, 5, 8, 1], np.uint32)
-    slots, overflow = _kernels.build_tables(h, starts, widths)
+    shifts = np.array([shift, 0, shift, shift, 1, shift], np.uint32)
+    slots, overflow = _kernels.build_tables(h, starts, widths, shifts)
     ref_slots = np.empty_like(slots)
     ref_over = np.empty(len(widths) * (n + n // 2), np.uint32)
-    used = _kernels.numpy_build(h, starts, widths, ref_slots, ref_over)
+    used = _kernels.python_build(h, starts, widths, shifts, ref_slots, ref_over)
     assert np.array_equal(slots, ref_slots)
     assert np.array_equal(overflow, ref_over[:used])
-    # every row appears exactly once per table, singletons inline, others in overflow
-    single = slots[slots < _kernels.SLOT_MULTI]
-    multi = slots[(slots >= _kernels.SLOT_MULTI) & (slots != _kernels.SLOT_EMPTY)] & 0x7FFFFFFF
-    counts = overflow[multi]
-    assert len(single) + int(counts.sum()) == len(widths) * n
-    assert used == int(counts.sum()) + len(multi)
+    # every row appears exactly once per table: inline, in its line, or in overflow
+    tag = slots & _kernels.TAG_OV
+    single = int(np.count_nonzero(slots < _kernels.TAG_DATA))
+    data = int(np.count_nonzero(tag == _kernels.TAG_DATA))
+    ov = (tag == _kernels.TAG_OV) & (slots != _kernels.SLOT_EMPTY)
+    counts = overflow[slots[ov] & _kernels.ROW_LIMIT]
+    line_rows = sum(bin(int(v) & 0xFFFF).count("1") for v in slots[tag == _kernels.TAG_LINE])
+    assert line_rows == data
+    assert single + data + int(counts.sum()) == len(widths) * n
+    assert used == int(counts.sum()) + int(ov.sum())
 
 
 def _tamper(src: Path, dst: Path, name: str, fn: object) -> None:
@@ -44,21 +50,23 @@ def test_crafted_tables_are_rejected(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     idx = HammingIndex(tables=16, delta_limit=10)
     h = rng.integers(0, 256, (300, 32), dtype=np.uint8)
-    idx.add(np.arange(400), np.concatenate([h, h[:100]]))  # singleton and multi-row buckets
+    # singletons, small multi-row buckets (in their line) and big ones (in overflow)
+    idx.add(np.arange(500), np.concatenate([h, h[:100], np.repeat(h[100:105], 20, axis=0)]))
     path = tmp_path / "a.hwi"
     idx.save(path)
     s = idx._state.snap
-    single = int(np.flatnonzero(s.slots < _kernels.SLOT_MULTI)[0])
-    multi = int(np.flatnonzero((s.slots >= _kernels.SLOT_MULTI) & (s.slots != 0xFFFFFFFF))[0])
+    single = int(np.flatnonzero(s.slots < _kernels.TAG_DATA)[0])
+    multi = int(np.flatnonzero((s.slots >= _kernels.TAG_LINE) & (s.slots != 0xFFFFFFFF))[0])
+    assert len(s.overflow) and np.any((s.slots & _kernels.TAG_OV) == _kernels.TAG_LINE)
 
     def big_row(a: np.ndarray) -> None:
-        a[single] = 400
+        a[single] = 500
 
     def far_multi(a: np.ndarray) -> None:
-        a[multi] = _kernels.SLOT_MULTI | 0x7FFFFFF0
+        a[multi] = _kernels.TAG_OV | 0x3FFFFFF0
 
     def big_count(a: np.ndarray) -> None:
-        a[0] = 401
+        a[0] = 501
 
     for name, fn in (("slots", big_row), ("slots", far_multi), ("overflow", big_count)):
         bad = tmp_path / "bad.hwi"
@@ -72,17 +80,20 @@ def test_kernel_clamps_damaged_tables() -> None:
     rng = np.random.default_rng(4)
     idx = HammingIndex(tables=16, delta_limit=10)
     h = rng.integers(0, 256, (300, 32), dtype=np.uint8)
-    idx.add(np.arange(300), np.concatenate([h[:150], h[:150]]))
+    idx.add(np.arange(300), np.concatenate([h[:140], h[:140], np.repeat(h[140:141], 20, axis=0)]))
     s = idx._state.snap
     slots, over = s.slots.copy(), s.overflow.copy()
-    slots[slots < _kernels.SLOT_MULTI] = 10**6  # rows past the end
+    slots[slots < _kernels.TAG_DATA] = 10**6  # rows past the end
+    data = (slots & _kernels.TAG_OV) == _kernels.TAG_DATA
+    slots[data] = _kernels.TAG_DATA | 10**6
     over[over > 2] = 10**6  # huge counts and rows
-    damaged = type(s)(s.bits, s.ids, s.hashes, s.starts, s.widths, slots, over, s.deleted)
+    assert data.any() and len(over)
+    damaged = type(s)(s.bits, s.ids, s.hashes, s.starts, s.widths, s.shifts, slots, over, s.deleted)
     thr = np.full(len(s.widths), 2, np.int32)
     q = np.ascontiguousarray(s.hashes[:20])
     hits, counts = _kernels.search(damaged, q, 31, thr, False, s.hashes[:0], s.deleted[:0])
     rows = hits & np.uint64(_kernels.ROW_MASK)
-    assert s.n == 300 and len(counts) == 20 and len(rows) > 0 and int(rows.max()) < s.n
+    assert s.n == 300 and len(counts) == 20 and all(int(r) < s.n for r in rows)
 
 
 @pytest.mark.parametrize("n", [0, 1, 1000, 100_000, 1_000_000, 10_000_000, 100_000_000])

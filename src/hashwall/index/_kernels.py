@@ -34,65 +34,91 @@ def extract_keys(hashes: npt.NDArray[np.uint64], start: int, width: int) -> npt.
 
 
 SLOT_EMPTY = 0xFFFFFFFF
-SLOT_MULTI = 0x80000000
+TAG_DATA = 0x40000000
+TAG_LINE = 0x80000000
+TAG_OV = 0xC0000000
+ROW_LIMIT = 0x3FFFFFFF  # rows and overflow indices are below this
+LINE = 16  # slots per 64-byte cache line
+
+
+def table_slots(width: int, shift: int) -> int:
+    """Slots of one table: 2^(width + shift), at least one line."""
+    return max(LINE, 1 << (width + shift))
 
 
 def build_tables(
-    hashes: npt.NDArray[np.uint64], starts: npt.NDArray[np.uint32], widths: npt.NDArray[np.uint32]
+    hashes: npt.NDArray[np.uint64],
+    starts: npt.NDArray[np.uint32],
+    widths: npt.NDArray[np.uint32],
+    shifts: npt.NDArray[np.uint32],
 ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
-    """Bucket tables for every substring: (slots, overflow).
+    """Bucket tables for every substring: (slots, overflow); see `_mih.c` for the encoding.
 
-    ``slots`` has one uint32 per bucket (tables concatenated): SLOT_EMPTY, the
-    bucket's only row, or SLOT_MULTI | i where ``overflow[i]`` is the bucket's row
-    count and ``overflow[i + 1 :]`` its rows, ascending.
+    Bucket ``key`` of table i is slot ``key << shifts[i]`` of that table.  A slot is
+    SLOT_EMPTY, the bucket's only row, TAG_DATA | row (a row of another bucket of
+    the same 16-slot line), TAG_LINE | bitmap (the bucket's rows are the TAG_DATA
+    slots of this line picked by the bitmap) or TAG_OV | i (``overflow[i]`` is the
+    row count and ``overflow[i + 1 :]`` the rows, ascending).
     """
     n, words = hashes.shape
     m = len(widths)
-    if n >= SLOT_MULTI:
-        raise ValueError("a single snapshot holds at most 2^31 - 1 hashes; shard the bank")
-    slots = np.empty(int(sum(1 << int(k) for k in widths)), dtype=np.uint32)
+    if n >= ROW_LIMIT:
+        raise ValueError("a single snapshot holds at most 2^30 - 2 hashes; shard the bank")
+    slots = np.empty(
+        sum(table_slots(int(k), int(x)) for k, x in zip(widths, shifts, strict=True)), np.uint32
+    )
     # multi-row buckets hold >= 2 rows, so a table needs at most n + n // 2 words; the
     # unused tail of this allocation is never touched, hence never resident.
     overflow = np.empty(m * (n + n // 2), dtype=np.uint32)
     if HAVE_C:
-        used = int(_mih.build(hashes, n, words, starts, widths, slots, overflow))
+        used = int(_mih.build(hashes, n, words, starts, widths, shifts, slots, overflow))
     else:  # pragma: no cover - exercised only where no compiler exists
-        used = numpy_build(hashes, starts, widths, slots, overflow)
+        used = python_build(hashes, starts, widths, shifts, slots, overflow)
     return slots, overflow[:used]
 
 
-def numpy_build(
+def python_build(
     hashes: npt.NDArray[np.uint64],
     starts: npt.NDArray[np.uint32],
     widths: npt.NDArray[np.uint32],
+    shifts: npt.NDArray[np.uint32],
     slots: npt.NDArray[np.uint32],
     overflow: npt.NDArray[np.uint32],
 ) -> int:
-    """The C build in numpy (same tables, slower); returns the overflow words used."""
+    """The C build in Python (same tables, slow); returns the overflow words used."""
     pos = 0
     base = 0
-    for s, k in zip(starts, widths, strict=True):
-        keys = extract_keys(hashes, int(s), int(k))
-        order = np.argsort(keys, kind="stable").astype(np.uint32)
-        counts = np.bincount(keys, minlength=1 << int(k))
-        first = np.cumsum(counts) - counts
-        sl = np.full(1 << int(k), SLOT_EMPTY, dtype=np.uint32)
-        one = counts == 1
-        sl[one] = order[first[one]]
-        multi = np.flatnonzero(counts >= 2)
-        mc = counts[multi]
-        at = (pos + np.cumsum(mc + 1) - (mc + 1)).astype(np.int64)
-        if pos + int((mc + 1).sum()) >= SLOT_MULTI:
-            raise ValueError("build: overflow table exceeds 2^31 words; shard the bank")
-        sl[multi] = SLOT_MULTI | at.astype(np.uint32)
-        overflow[at] = mc
-        # rows of multi buckets, in key order, go after each bucket's count word
-        in_multi = np.repeat(counts >= 2, counts)
-        ranks = np.arange(int(mc.sum())) - np.repeat(np.cumsum(mc) - mc, mc)
-        overflow[np.repeat(at + 1, mc) + ranks] = order[in_multi]
-        pos += int((mc + 1).sum())
-        slots[base : base + (1 << int(k))] = sl
-        base += 1 << int(k)
+    for s, k, x in zip(starts.tolist(), widths.tolist(), shifts.tolist(), strict=True):
+        keys = extract_keys(hashes, s, k)
+        order = np.argsort(keys, kind="stable")
+        ns = table_slots(k, x)
+        sl = np.full(ns, SLOT_EMPTY, dtype=np.uint32)
+        groups: dict[int, list[int]] = {}
+        for r in order.tolist():
+            groups.setdefault(int(keys[r]) << x, []).append(r)
+        lines: dict[int, list[int]] = {}
+        for slot in sorted(groups):
+            lines.setdefault(slot // LINE, []).append(slot)
+        for line, members in sorted(lines.items()):
+            free = [i for i in range(LINE) if line * LINE + i not in groups]
+            for slot in members:
+                rows = groups[slot]
+                if len(rows) == 1:
+                    sl[slot] = rows[0]
+                elif len(free) >= len(rows):
+                    take, free = free[: len(rows)], free[len(rows) :]
+                    for i, r in zip(take, rows, strict=True):
+                        sl[line * LINE + i] = TAG_DATA | r
+                    sl[slot] = TAG_LINE | sum(1 << i for i in take)
+                else:
+                    if pos + 1 + len(rows) > len(overflow) or pos >= ROW_LIMIT:
+                        raise ValueError("build: overflow table full; shard the bank")
+                    sl[slot] = TAG_OV | pos
+                    overflow[pos] = len(rows)
+                    overflow[pos + 1 : pos + 1 + len(rows)] = rows
+                    pos += 1 + len(rows)
+        slots[base : base + ns] = sl
+        base += ns
     return pos
 
 
@@ -116,6 +142,7 @@ def search(
             snap.words,
             snap.starts,
             snap.widths,
+            snap.shifts,
             snap.slots,
             snap.overflow,
             thresholds,

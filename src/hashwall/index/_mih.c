@@ -11,14 +11,21 @@
  * protocol so no numpy C API is needed):
  *   hashes   uint64[n * words]        one row per hash, zero-padded to 64 bits
  *   starts   uint32[m], widths uint32[m]   bit range of each substring (<= 32 bits)
- *   slots    uint32[sum(2^w_i)]       one word per bucket, per table concatenated:
- *              SLOT_EMPTY             empty bucket
- *              r < 2^31               the bucket's only row, stored inline
- *              2^31 | i               the bucket has >= 2 rows: overflow[i] is the count,
- *                                     overflow[i + 1 ..] the rows (ascending)
- *   overflow uint32[...]              multi-row buckets, all tables concatenated
- * A probe reads one slot; about half the non-empty buckets at 10M are singletons,
- * which then cost no second dependent cache miss (a CSR offsets/rows pair needs two).
+ *   shifts   uint32[m]                 table i has 2^(w_i + shifts[i]) slots (at least 16):
+ *                                     bucket `key` lives in slot key << shifts[i], so a
+ *                                     shift of 1 leaves room for rows in the same line
+ *   slots    uint32[sum(max(16, 2^(w_i + shift_i)))]  per table concatenated, 16 per line:
+ *              SLOT_EMPTY             empty slot
+ *              r < 2^30               the bucket's only row, stored inline
+ *              TAG_DATA | r           a row of another bucket of the same 64-byte line
+ *                                     (reads as empty when probed)
+ *              TAG_LINE | bitmap      >= 2 rows, held in the TAG_DATA slots of this line
+ *                                     picked by the 16-bit bitmap
+ *              TAG_OV | i             >= 2 rows that did not fit in the line:
+ *                                     overflow[i] is the count, overflow[i + 1 ..] the rows
+ *   overflow uint32[...]              multi-row buckets that spilled, all tables concatenated
+ * A probe reads one slot line; singletons and most multi-row buckets are answered by
+ * that line alone, so a bucket costs one cache miss instead of two (CSR offsets/rows).
  * Every function releases the GIL while it computes.
  */
 #define PY_SSIZE_T_CLEAN
@@ -38,8 +45,11 @@
 #define PREFETCH_DIST 64
 #endif
 #define SLOT_EMPTY 0xffffffffu
-#define SLOT_MULTI 0x80000000u
-#define MAX_OVERFLOW 0x7fffffffu
+#define TAG_DATA 0x40000000u
+#define TAG_LINE 0x80000000u
+#define TAG_OV 0xc0000000u
+#define ROW_BITS30 0x3fffffffu /* rows and overflow indices are < 2^30 - 1 */
+#define LINE 16u
 
 static inline uint32_t extract_key(const uint64_t *row, uint32_t start, uint32_t width) {
     uint32_t w = start >> 6, off = start & 63;
@@ -110,26 +120,64 @@ static size_t sort_unique(uint64_t *a, size_t n) {
 
 /* ---------------------------------------------------------------- build */
 
+static size_t table_slots(uint32_t width, uint32_t shift) {
+    size_t nb = (size_t)1 << (width + shift);
+    return nb < LINE ? LINE : nb;
+}
+
+typedef struct {
+    uint32_t slot, count;
+    size_t first; /* index into the sorted pairs */
+} pending_t;
+
+/* Place the multi-row buckets of one line: into free slots of the line when they fit
+ * (in key order), else into the overflow array. Returns -1 if overflow is full. */
+static int flush_line(uint32_t *line, uint32_t used, const pending_t *pd, int np,
+                      const uint64_t *a, uint32_t *ov, size_t *pos, size_t ov_cap) {
+    uint32_t fr = ~used & 0xffffu;
+    for (int i = 0; i < np; i++) {
+        uint32_t c = pd[i].count;
+        if ((uint32_t)__builtin_popcount(fr) >= c) {
+            uint32_t bm = 0;
+            for (uint32_t j = 0; j < c; j++) {
+                uint32_t b = fr & (~fr + 1);
+                fr ^= b;
+                bm |= b;
+                line[__builtin_ctz(b)] = TAG_DATA | (uint32_t)a[pd[i].first + j];
+            }
+            line[pd[i].slot] = TAG_LINE | bm;
+        } else {
+            if (*pos + 1 + c > ov_cap || *pos >= ROW_BITS30) return -1;
+            line[pd[i].slot] = TAG_OV | (uint32_t)*pos;
+            ov[(*pos)++] = c;
+            for (uint32_t j = 0; j < c; j++) ov[(*pos)++] = (uint32_t)a[pd[i].first + j];
+        }
+    }
+    return 0;
+}
+
 static PyObject *py_build(PyObject *self, PyObject *args) {
-    Py_buffer hb, sb, wb, ob, rb;
+    Py_buffer hb, sb, wb, xb, ob, rb;
     Py_ssize_t n, words;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nny*y*w*w*", &hb, &n, &words, &sb, &wb, &ob, &rb)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*nny*y*y*w*w*", &hb, &n, &words, &sb, &wb, &xb, &ob, &rb))
+        return NULL;
     const uint64_t *hashes = (const uint64_t *)hb.buf;
     const uint32_t *starts = (const uint32_t *)sb.buf, *widths = (const uint32_t *)wb.buf;
+    const uint32_t *shifts = (const uint32_t *)xb.buf;
     uint32_t *slots = (uint32_t *)ob.buf, *ov = (uint32_t *)rb.buf;
     Py_ssize_t m = sb.len / 4;
     size_t ov_cap = (size_t)rb.len / 4;
-    /* multi-row buckets hold >= 2 rows each, so a table needs at most n + n/2 words */
-    int bad = (hb.len < n * words * 8) || (wb.len != sb.len) || (n > (Py_ssize_t)MAX_OVERFLOW) ||
-              ov_cap < (size_t)m * ((size_t)n + (size_t)n / 2);
+    int bad = (hb.len < n * words * 8) || (wb.len != sb.len) || (xb.len != sb.len) ||
+              (n >= (Py_ssize_t)ROW_BITS30);
     size_t need = 0;
     for (Py_ssize_t i = 0; i < m && !bad; i++) {
-        if (widths[i] < 1 || widths[i] > 32 || starts[i] + widths[i] > (uint64_t)words * 64) bad = 1;
-        else need += (size_t)1 << widths[i];
+        if (widths[i] < 1 || widths[i] > 32 || shifts[i] > 4 || widths[i] + shifts[i] > 32 ||
+            starts[i] + widths[i] > (uint64_t)words * 64) bad = 1;
+        else need += table_slots(widths[i], shifts[i]);
     }
     if (bad || (size_t)ob.len < need * 4) {
-        PyBuffer_Release(&hb); PyBuffer_Release(&sb); PyBuffer_Release(&wb);
+        PyBuffer_Release(&hb); PyBuffer_Release(&sb); PyBuffer_Release(&wb); PyBuffer_Release(&xb);
         PyBuffer_Release(&ob); PyBuffer_Release(&rb);
         PyErr_SetString(PyExc_ValueError, "build: buffer sizes do not match the table layout");
         return NULL;
@@ -141,15 +189,15 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
     uint64_t *a = (uint64_t *)malloc(cnt * sizeof(uint64_t));
     uint64_t *b = (uint64_t *)malloc(cnt * sizeof(uint64_t));
     if (!a || !b) { free(a); free(b); PyBuffer_Release(&hb); PyBuffer_Release(&sb);
-                    PyBuffer_Release(&wb); PyBuffer_Release(&ob); PyBuffer_Release(&rb);
-                    return PyErr_NoMemory(); }
+                    PyBuffer_Release(&wb); PyBuffer_Release(&xb); PyBuffer_Release(&ob);
+                    PyBuffer_Release(&rb); return PyErr_NoMemory(); }
     size_t pos = 0;
     int too_big = 0;
     Py_BEGIN_ALLOW_THREADS
     size_t sbase = 0;
-    for (Py_ssize_t t = 0; t < m; t++) {
-        uint32_t width = widths[t];
-        size_t nb = (size_t)1 << width;
+    for (Py_ssize_t t = 0; t < m && !too_big; t++) {
+        uint32_t width = widths[t], sh = shifts[t];
+        size_t ns = table_slots(width, sh);
         uint32_t *sl = slots + sbase;
         int passes = (int)((width + 7) / 8);
         size_t hist[4][256];
@@ -162,41 +210,57 @@ static PyObject *py_build(PyObject *self, PyObject *args) {
         for (int p = 0; p < passes; p++) {
             size_t acc = 0;
             for (int d = 0; d < 256; d++) { size_t c = hist[p][d]; hist[p][d] = acc; acc += c; }
-            int sh = 32 + 8 * p;
+            int sh8 = 32 + 8 * p;
             for (Py_ssize_t r = 0; r < n; r++) {
                 uint64_t v = a[r];
-                b[hist[p][(v >> sh) & 255]++] = v;
+                b[hist[p][(v >> sh8) & 255]++] = v;
             }
             uint64_t *tmp = a; a = b; b = tmp;
         }
-        /* a is sorted by key, rows ascending within a key: emit slots + overflow */
-        size_t k = 0;
+        for (size_t i = 0; i < ns; i++) sl[i] = SLOT_EMPTY;
+        /* a is sorted by key, rows ascending within a key: fill line by line */
+        pending_t pd[LINE];
+        int npd = 0;
+        size_t cur_line = (size_t)-1;
+        uint32_t used = 0;
         Py_ssize_t r = 0;
         while (r < n) {
-            size_t key = (size_t)(a[r] >> 32);
+            uint64_t key = a[r] >> 32;
             Py_ssize_t e = r + 1;
-            while (e < n && (size_t)(a[e] >> 32) == key) e++;
-            while (k < key) sl[k++] = SLOT_EMPTY;
+            while (e < n && (a[e] >> 32) == key) e++;
+            size_t slot = (size_t)key << sh, line = slot / LINE;
+            if (line != cur_line) {
+                if (npd && flush_line(sl + cur_line * LINE, used, pd, npd, a, ov, &pos, ov_cap)) {
+                    too_big = 1;
+                    break;
+                }
+                npd = 0;
+                cur_line = line;
+                used = 0;
+                /* slots of keys in this line are reserved even when empty, so probes
+                 * always read a well-defined value */
+            }
+            used |= 1u << (slot % LINE);
             if (e - r == 1) {
-                sl[k++] = (uint32_t)a[r];
+                sl[slot] = (uint32_t)a[r];
             } else {
-                if (pos >= MAX_OVERFLOW) { too_big = 1; break; }
-                sl[k++] = SLOT_MULTI | (uint32_t)pos;
-                ov[pos++] = (uint32_t)(e - r);
-                for (Py_ssize_t j = r; j < e; j++) ov[pos++] = (uint32_t)a[j];
+                pd[npd].slot = (uint32_t)(slot % LINE);
+                pd[npd].count = (uint32_t)(e - r);
+                pd[npd].first = (size_t)r;
+                npd++;
             }
             r = e;
         }
-        if (too_big) break;
-        while (k < nb) sl[k++] = SLOT_EMPTY;
-        sbase += nb;
+        if (!too_big && npd && flush_line(sl + cur_line * LINE, used, pd, npd, a, ov, &pos, ov_cap))
+            too_big = 1;
+        sbase += ns;
     }
     Py_END_ALLOW_THREADS
     free(a); free(b);
-    PyBuffer_Release(&hb); PyBuffer_Release(&sb); PyBuffer_Release(&wb);
+    PyBuffer_Release(&hb); PyBuffer_Release(&sb); PyBuffer_Release(&wb); PyBuffer_Release(&xb);
     PyBuffer_Release(&ob); PyBuffer_Release(&rb);
     if (too_big) {
-        PyErr_SetString(PyExc_ValueError, "build: overflow table exceeds 2^31 words; shard the bank");
+        PyErr_SetString(PyExc_ValueError, "build: overflow table full (more than 2^30 words); shard the bank");
         return NULL;
     }
     return PyLong_FromSize_t(pos);
@@ -208,7 +272,7 @@ typedef struct {
     const uint64_t *hashes;
     Py_ssize_t n, words;
     Py_ssize_t m;
-    const uint32_t *starts, *widths, *slots, *ov;
+    const uint32_t *starts, *widths, *shifts, *slots, *ov;
     size_t ov_len;
     const int32_t *thresholds;
     const uint8_t *deleted; /* may be NULL */
@@ -248,7 +312,8 @@ typedef struct {
     size_t *nmasks;
     size_t *sbase;
     uint32_t *probe;  /* scratch: global slot index per probe */
-    uint32_t *multi;  /* scratch: overflow index per multi-row bucket */
+    uint32_t *mval;   /* scratch: slot value per multi-row bucket */
+    uint32_t *mslot;  /* scratch: global slot index per multi-row bucket */
     uint32_t *cand;   /* scratch: candidate rows */
     size_t probe_cap, cand_cap;
 } plan_t;
@@ -256,14 +321,15 @@ typedef struct {
 static void plan_free(plan_t *p, Py_ssize_t m) {
     if (p->masks) for (Py_ssize_t i = 0; i < m; i++) free(p->masks[i]);
     free(p->masks); free(p->nmasks); free(p->sbase);
-    free(p->probe); free(p->multi); free(p->cand);
+    free(p->probe); free(p->mval); free(p->mslot); free(p->cand);
 }
 
-/* Masks in ascending order of their bits above the low 4: probes that share a
- * 64-byte line of slots (16 slots) become adjacent, so the second access hits L1. */
+/* Masks in ascending order of the slot line they move to: probes that share a
+ * 64-byte line of slots become adjacent, so the second access hits L1. */
+static uint32_t g_line_bits;
 static int cmp_hi(const void *a, const void *b) {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    uint32_t hx = x >> 4, hy = y >> 4;
+    uint32_t hx = x >> g_line_bits, hy = y >> g_line_bits;
     if (hx != hy) return (hx > hy) - (hx < hy);
     return (x > y) - (x < y);
 }
@@ -278,20 +344,22 @@ static int plan_init(plan_t *p, const search_ctx *c) {
     size_t sb = 0, total = 0;
     for (Py_ssize_t i = 0; i < m; i++) {
         p->sbase[i] = sb;
-        sb += (size_t)1 << c->widths[i];
+        sb += table_slots(c->widths[i], c->shifts[i]);
         if (c->scan || c->thresholds[i] < 0) continue;
         p->masks[i] = make_masks(c->widths[i], c->thresholds[i], &p->nmasks[i]);
         if (!p->masks[i]) return -1;
+        g_line_bits = 4 - c->shifts[i]; /* keys per line: 16 >> shift (shift <= 4) */
         qsort(p->masks[i], p->nmasks[i], sizeof(uint32_t), cmp_hi);
         total += p->nmasks[i];
     }
     p->probe_cap = total ? total : 1;
     p->probe = (uint32_t *)malloc(p->probe_cap * sizeof(uint32_t));
-    p->multi = (uint32_t *)malloc(p->probe_cap * sizeof(uint32_t));
+    p->mval = (uint32_t *)malloc(p->probe_cap * sizeof(uint32_t));
+    p->mslot = (uint32_t *)malloc(p->probe_cap * sizeof(uint32_t));
     /* stage 1 writes one (possibly discarded) candidate per probe */
     p->cand_cap = p->probe_cap + 4096;
     p->cand = (uint32_t *)malloc(p->cand_cap * sizeof(uint32_t));
-    return (p->probe && p->multi && p->cand) ? 0 : -1;
+    return (p->probe && p->mval && p->mslot && p->cand) ? 0 : -1;
 }
 
 /* MIH lookup for one query; appends (dist << 40 | row) to out. */
@@ -302,30 +370,49 @@ static int mih_query(const search_ctx *c, plan_t *p, const uint64_t *q, vec64 *o
         if (!p->masks[i]) continue;
         uint32_t key = extract_key(q, c->starts[i], c->widths[i]);
         const uint32_t *mk = p->masks[i];
-        uint32_t base = (uint32_t)p->sbase[i];
+        uint32_t base = (uint32_t)p->sbase[i], sh = c->shifts[i];
         size_t nm = p->nmasks[i];
-        for (size_t j = 0; j < nm; j++) p->probe[np++] = base + (key ^ mk[j]);
+        for (size_t j = 0; j < nm; j++) p->probe[np++] = base + ((key ^ mk[j]) << sh);
     }
     /* stage 1: read one slot per probe (prefetched ahead); singletons become
      * candidates at once, multi-row buckets are queued. Branch-free: about half
      * the slots are empty, so a branch here would mispredict constantly. */
     const uint32_t *slots = c->slots;
-    uint32_t *cand = p->cand, *multi = p->multi;
+    uint32_t *cand = p->cand, *mval = p->mval, *mslot = p->mslot;
     size_t nmul = 0, k = 0;
     for (size_t j = 0; j < np; j++) {
         if (j + PREFETCH_DIST < np) __builtin_prefetch(slots + p->probe[j + PREFETCH_DIST]);
-        uint32_t sv = slots[p->probe[j]];
+        uint32_t g = p->probe[j], sv = slots[g];
         cand[k] = sv;
-        k += sv < SLOT_MULTI;
-        multi[nmul] = sv & ~SLOT_MULTI;
-        nmul += (sv >= SLOT_MULTI) & (sv != SLOT_EMPTY);
+        k += sv < TAG_DATA;
+        mval[nmul] = sv;
+        mslot[nmul] = g;
+        nmul += (sv >= TAG_LINE) & (sv != SLOT_EMPTY);
     }
-    /* stage 2: rows of multi-row buckets, prefetching overflow ahead */
+    /* stage 2: rows of multi-row buckets: from the slot line itself (still in cache)
+     * or from the overflow array (prefetched ahead) */
     const uint32_t *ov = c->ov;
     size_t ovl = c->ov_len;
     for (size_t j = 0; j < nmul; j++) {
-        if (j + PREFETCH_DIST < nmul) __builtin_prefetch(ov + multi[j + PREFETCH_DIST]);
-        size_t at = multi[j];
+        if (j + PREFETCH_DIST < nmul && mval[j + PREFETCH_DIST] >= TAG_OV)
+            __builtin_prefetch(ov + (mval[j + PREFETCH_DIST] & ROW_BITS30));
+        uint32_t sv = mval[j];
+        if (k + LINE > p->cand_cap) {
+            uint32_t *nc = (uint32_t *)realloc(p->cand, 2 * p->cand_cap * sizeof(uint32_t));
+            if (!nc) return -1;
+            p->cand = cand = nc;
+            p->cand_cap *= 2;
+        }
+        if (sv < TAG_OV) {
+            const uint32_t *line = slots + (mslot[j] & ~(LINE - 1));
+            uint32_t bm = sv & 0xffffu;
+            while (bm) {
+                cand[k++] = line[__builtin_ctz(bm)] & ROW_BITS30;
+                bm &= bm - 1;
+            }
+            continue;
+        }
+        size_t at = sv & ROW_BITS30;
         if (at >= ovl) continue; /* only a corrupted table gets here */
         size_t len = ov[at];
         if (len > ovl - at - 1) len = ovl - at - 1;
@@ -380,18 +467,19 @@ static int scan_rows(const uint64_t *H, Py_ssize_t n, Py_ssize_t W, const uint8_
 }
 
 static PyObject *py_search(PyObject *self, PyObject *args) {
-    Py_buffer hb, sb, wb, ob, rb, tb, qb, db, dhb, dab;
+    Py_buffer hb, sb, wb, xb, ob, rb, tb, qb, db, dhb, dab;
     Py_ssize_t n, words, dn;
     unsigned int radius;
     int scan;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*nny*y*y*y*y*y*Iy*y*ny*p", &hb, &n, &words, &sb, &wb, &ob, &rb,
-                          &tb, &qb, &radius, &db, &dhb, &dn, &dab, &scan))
+    if (!PyArg_ParseTuple(args, "y*nny*y*y*y*y*y*y*Iy*y*ny*p", &hb, &n, &words, &sb, &wb, &xb, &ob,
+                          &rb, &tb, &qb, &radius, &db, &dhb, &dn, &dab, &scan))
         return NULL;
     search_ctx c;
     c.hashes = (const uint64_t *)hb.buf; c.n = n; c.words = words;
     c.m = sb.len / 4;
     c.starts = (const uint32_t *)sb.buf; c.widths = (const uint32_t *)wb.buf;
+    c.shifts = (const uint32_t *)xb.buf;
     c.slots = (const uint32_t *)ob.buf; c.ov = (const uint32_t *)rb.buf;
     c.ov_len = (size_t)rb.len / 4;
     c.thresholds = (const int32_t *)tb.buf;
@@ -403,9 +491,14 @@ static PyObject *py_search(PyObject *self, PyObject *args) {
     PyObject *result = NULL;
     const char *err = NULL;
     size_t need = 0;
-    for (Py_ssize_t i = 0; i < c.m; i++) need += (size_t)1 << c.widths[i];
-    if (words < 1 || hb.len < n * words * 8 || wb.len != sb.len || tb.len != sb.len ||
-        (!scan && ((size_t)ob.len < need * 4 || need > 0xffffffffu || n > (Py_ssize_t)MAX_OVERFLOW)) ||
+    int bad_layout = xb.len != sb.len;
+    for (Py_ssize_t i = 0; i < c.m && !bad_layout; i++) {
+        if (c.widths[i] < 1 || c.widths[i] > 32 || c.shifts[i] > 4 || c.widths[i] + c.shifts[i] > 32)
+            bad_layout = 1;
+        else need += table_slots(c.widths[i], c.shifts[i]);
+    }
+    if (words < 1 || hb.len < n * words * 8 || wb.len != sb.len || tb.len != sb.len || bad_layout ||
+        (!scan && ((size_t)ob.len < need * 4 || need > 0xffffffffu || n >= (Py_ssize_t)ROW_BITS30)) ||
         (db.len && db.len < n) || dhb.len < dn * words * 8 || (dab.len && dab.len < dn) ||
         qb.len != nq * words * 8) {
         err = "search: buffer sizes do not match the index layout";
@@ -443,7 +536,7 @@ static PyObject *py_search(PyObject *self, PyObject *args) {
     }
     free(out.data); free(counts);
     PyBuffer_Release(&hb); PyBuffer_Release(&sb); PyBuffer_Release(&wb); PyBuffer_Release(&ob);
-    PyBuffer_Release(&rb); PyBuffer_Release(&tb); PyBuffer_Release(&qb); PyBuffer_Release(&db);
+    PyBuffer_Release(&xb); PyBuffer_Release(&rb); PyBuffer_Release(&tb); PyBuffer_Release(&qb); PyBuffer_Release(&db);
     PyBuffer_Release(&dhb); PyBuffer_Release(&dab);
     return result;
 }

@@ -136,6 +136,18 @@ def choose_layout(bits: int, n: int) -> Layout:
     return best[1]
 
 
+def slot_shifts(widths: tuple[int, ...], n: int) -> tuple[int, ...]:
+    """Per table, 1 to give each bucket two slots (bucket key -> slot key << 1), else 0.
+
+    Rows of multi-row buckets live in free slots of their own 64-byte line when they
+    fit, so a probe needs no second cache miss; at ~1 row per bucket a line of 16
+    one-slot buckets is too full for that, with two slots per bucket it rarely is.
+    Costs 4 B * 2^k more per widened table, so only tables with 0.75 <= n / 2^k <= 2.5
+    and k < MAX_KEY_BITS are widened.
+    """
+    return tuple(1 if 0.75 <= n / 2.0**k <= 2.5 and k < MAX_KEY_BITS else 0 for k in widths)
+
+
 def use_scan(widths: tuple[int, ...], n: int, radius: int) -> bool:
     """True when a brute-force scan is modelled cheaper than MIH probing."""
     if n == 0 or not widths:

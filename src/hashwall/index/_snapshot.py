@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from hashwall.index import _kernels
 from hashwall.index._format import IndexFileError
-from hashwall.index._plan import Layout, choose_layout
+from hashwall.index._plan import Layout, choose_layout, slot_shifts
 
 UInt32Array = npt.NDArray[np.uint32]
 
@@ -40,6 +40,7 @@ class Snapshot:
     hashes: npt.NDArray[np.uint64]
     starts: UInt32Array
     widths: UInt32Array
+    shifts: UInt32Array
     slots: UInt32Array
     overflow: UInt32Array
     deleted: npt.NDArray[np.uint8]
@@ -78,9 +79,10 @@ def build_snapshot(
     layout = choose_layout(bits, n) if tables is None else _fixed_layout(bits, tables)
     starts = np.asarray(layout.starts, dtype=np.uint32)
     widths = np.asarray(layout.widths, dtype=np.uint32)
-    slots, overflow = _kernels.build_tables(packed, starts, widths)
+    shifts = np.asarray(slot_shifts(layout.widths, n), dtype=np.uint32)
+    slots, overflow = _kernels.build_tables(packed, starts, widths, shifts)
     deleted = np.zeros(n, dtype=np.uint8)
-    return Snapshot(bits, sorted_ids, packed, starts, widths, slots, overflow, deleted)
+    return Snapshot(bits, sorted_ids, packed, starts, widths, shifts, slots, overflow, deleted)
 
 
 def _fixed_layout(bits: int, tables: int) -> Layout:
@@ -98,6 +100,7 @@ def snapshot_sections(snap: Snapshot) -> dict[str, np.ndarray]:
         "hashes": snap.hashes,
         "starts": snap.starts,
         "widths": snap.widths,
+        "shifts": snap.shifts,
         "slots": snap.slots,
         "overflow": snap.overflow,
         "deleted": snap.deleted,
@@ -112,6 +115,7 @@ def snapshot_from_sections(bits: int, s: dict[str, np.ndarray], where: str) -> S
     """
     try:
         ids, hashes, starts, widths = s["ids"], s["hashes"], s["starts"], s["widths"]
+        shifts = s["shifts"]
         slots, overflow, deleted = s["slots"], s["overflow"], s["deleted"]
     except KeyError as e:
         raise IndexFileError(f"{where}: missing section {e}") from None
@@ -121,24 +125,29 @@ def snapshot_from_sections(bits: int, s: dict[str, np.ndarray], where: str) -> S
         hashes.ndim != 2
         or hashes.shape != (n, words)
         or len(starts) != len(widths)
+        or len(shifts) != len(widths)
+        or (len(shifts) and int(shifts.max()) > 1)
         or len(deleted) != n
         or (len(widths) and (int(widths.min()) < 1 or int(widths.max()) > 32))
         or (len(widths) and int((starts.astype(np.int64) + widths).max()) > words * 64)
     )
     if bad:
         raise IndexFileError(f"{where}: section shapes are inconsistent")
-    if len(slots) != sum(1 << int(k) for k in widths) or overflow.ndim != 1:
+    nslots = sum(_kernels.table_slots(int(k), int(x)) for k, x in zip(widths, shifts, strict=True))
+    if len(slots) != nslots or overflow.ndim != 1 or n >= _kernels.ROW_LIMIT:
         raise IndexFileError(f"{where}: table sizes are inconsistent")
-    # Slots are empty, a row < n, or MULTI | i with i < len(overflow); overflow words are
-    # counts (<= n) or rows (< n). The kernel also clamps rows and bucket lengths, so
-    # even a crafted file cannot steer it outside its arrays.
-    multi = slots >= _kernels.SLOT_MULTI
-    single_bad = bool(np.any((slots >= n) & ~multi))
-    at = slots[multi & (slots != _kernels.SLOT_EMPTY)] & np.uint32(0x7FFFFFFF)
-    if single_bad or (len(at) and int(at.max()) >= len(overflow)):
+    # Slots are empty, a row < n (plain or TAG_DATA), a line bitmap, or TAG_OV | i with
+    # i < len(overflow); overflow words are counts (<= n) or rows (< n). The kernel also
+    # clamps rows and bucket lengths, so even a crafted file cannot steer it outside
+    # its arrays.
+    tag = slots & np.uint32(_kernels.TAG_OV)
+    low = slots & np.uint32(_kernels.ROW_LIMIT)
+    rowish = tag <= _kernels.TAG_DATA
+    at = low[(tag == _kernels.TAG_OV) & (slots != _kernels.SLOT_EMPTY)]
+    if bool(np.any(rowish & (low >= n))) or (len(at) and int(at.max()) >= len(overflow)):
         raise IndexFileError(f"{where}: bucket slots are corrupted")
     if len(at) and (int(overflow[at].min()) < 2 or int(overflow.max()) > n):
         raise IndexFileError(f"{where}: bucket overflow table is corrupted")
     if n and bool(np.any(np.diff(ids) <= 0)):
         raise IndexFileError(f"{where}: ids or table rows are corrupted")
-    return Snapshot(bits, ids, hashes, starts, widths, slots, overflow, np.array(deleted))
+    return Snapshot(bits, ids, hashes, starts, widths, shifts, slots, overflow, np.array(deleted))
