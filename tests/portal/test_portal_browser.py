@@ -31,7 +31,6 @@ from hashwall.hashing import hash_file
 from hashwall.signals.hexcodec import hamming_hex
 from tests.conftest import CONFORMANCE, textured_rgb
 from tests.service.test_end_to_end import free_port
-from tests.web.test_browser_hashing import CHROMIUM, CHROMIUM_ARGS
 
 PDQ_DATA = CONFORMANCE / "pdq" / "data"
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -103,21 +102,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install '.[dev]')"
-    )
-    if not CHROMIUM.is_file():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def reference_images(count: int = 6) -> list[Path]:

@@ -47,17 +47,6 @@ from hashwall.signals.hexcodec import hamming_hex
 from tests.conftest import CONFORMANCE, REPO_ROOT, textured_rgb
 
 STATIC = REPO_ROOT / "src" / "hashwall" / "web" / "static"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PDQ_DATA = CONFORMANCE / "pdq" / "data"
 #: Forbid every kind of connection: hashing must work with the network shut.
 CSP = (
@@ -147,21 +136,6 @@ def page_server() -> Iterator[PageServer]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="playwright is not installed (pip install '.[dev]')"
-    )
-    if not CHROMIUM.is_file():
-        pytest.skip(f"Chromium not found at {CHROMIUM} (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @dataclass
