@@ -15,6 +15,7 @@ header inspectable and carries no executable content, unlike pickle.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mmap
 import os
@@ -115,6 +116,13 @@ def load_sections(
         if size < _PREFIX.size + 4:
             raise IndexFileError(f"{path}: file too short ({size} bytes) to be an index")
         mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    # Searches make a few thousand random reads per query over ~1 GB of tables: with
+    # 4 KiB pages nearly each one also misses the TLB (measured ~60 vs ~18 ns per
+    # random line). Ask for huge-page mappings of the page cache where the kernel
+    # and filesystem support it (no-op elsewhere).
+    if hasattr(mmap, "MADV_HUGEPAGE"):
+        with contextlib.suppress(OSError):  # kernels without file THP
+            mm.madvise(mmap.MADV_HUGEPAGE)
     magic, version, hlen = _PREFIX.unpack_from(mm, 0)
     if magic != MAGIC:
         raise IndexFileError(f"{path}: not a hashwall index file (bad magic {magic!r})")

@@ -122,6 +122,22 @@ def python_build(
     return pos
 
 
+def validate_tables(slots: npt.NDArray[np.uint32], overflow: npt.NDArray[np.uint32], n: int) -> int:
+    """0 if the tables are in range, 1 for a bad slot, 2 for a bad overflow table."""
+    if HAVE_C:
+        return int(_mih.validate(slots, overflow, n))
+    tag = slots & np.uint32(TAG_OV)  # pragma: no cover
+    low = slots & np.uint32(ROW_LIMIT)  # pragma: no cover
+    at = low[(tag == TAG_OV) & (slots != SLOT_EMPTY)]  # pragma: no cover
+    if bool(np.any((tag <= TAG_DATA) & (low >= n))) or (  # pragma: no cover
+        len(at) and int(at.max()) >= len(overflow)
+    ):
+        return 1  # pragma: no cover
+    if len(overflow) and int(overflow.max()) > n:  # pragma: no cover
+        return 2  # pragma: no cover
+    return 0  # pragma: no cover
+
+
 def search(
     snap: Any,
     queries: npt.NDArray[np.uint64],

@@ -541,6 +541,33 @@ static PyObject *py_search(PyObject *self, PyObject *args) {
     return result;
 }
 
+/* ---------------------------------------------------------------- validate */
+
+/* One sequential pass over loaded tables: 0 if every slot and overflow word is in
+ * range, 1 for a bad slot, 2 for a bad overflow table. (Bucket lengths and rows are
+ * clamped again by the search kernel, so this is about reporting corruption.) */
+static PyObject *py_validate(PyObject *self, PyObject *args) {
+    Py_buffer ob, rb;
+    Py_ssize_t n;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*y*n", &ob, &rb, &n)) return NULL;
+    const uint32_t *sl = (const uint32_t *)ob.buf, *ov = (const uint32_t *)rb.buf;
+    size_t ns = (size_t)ob.len / 4, nov = (size_t)rb.len / 4;
+    int rc = 0;
+    Py_BEGIN_ALLOW_THREADS
+    uint32_t bad_row = 0, bad_at = 0, bad_ov = 0;
+    for (size_t i = 0; i < ns; i++) {
+        uint32_t v = sl[i], tag = v & TAG_OV, low = v & ROW_BITS30;
+        bad_row |= (tag <= TAG_DATA) & (low >= (uint64_t)n);
+        bad_at |= (tag == TAG_OV) & (v != SLOT_EMPTY) & (low >= nov);
+    }
+    for (size_t i = 0; i < nov; i++) bad_ov |= ov[i] > (uint64_t)n;
+    rc = (bad_row | bad_at) ? 1 : bad_ov ? 2 : 0;
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&ob); PyBuffer_Release(&rb);
+    return PyLong_FromLong(rc);
+}
+
 /* ---------------------------------------------------------------- checksum */
 
 /* 64-bit non-cryptographic checksum (four independent multiply-rotate lanes) used
@@ -580,6 +607,7 @@ static PyMethodDef methods[] = {
     {"build", py_build, METH_VARARGS, "Radix-sort the MIH bucket tables; returns overflow words used."},
     {"search", py_search, METH_VARARGS, "Exact Hamming range search (MIH or scan) plus delta."},
     {"checksum", py_checksum, METH_VARARGS, "64-bit checksum of a buffer."},
+    {"validate", py_validate, METH_VARARGS, "Range-check loaded slot and overflow tables."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -140,13 +140,10 @@ def snapshot_from_sections(bits: int, s: dict[str, np.ndarray], where: str) -> S
     # i < len(overflow); overflow words are counts (<= n) or rows (< n). The kernel also
     # clamps rows and bucket lengths, so even a crafted file cannot steer it outside
     # its arrays.
-    tag = slots & np.uint32(_kernels.TAG_OV)
-    low = slots & np.uint32(_kernels.ROW_LIMIT)
-    rowish = tag <= _kernels.TAG_DATA
-    at = low[(tag == _kernels.TAG_OV) & (slots != _kernels.SLOT_EMPTY)]
-    if bool(np.any(rowish & (low >= n))) or (len(at) and int(at.max()) >= len(overflow)):
+    verdict = _kernels.validate_tables(slots, overflow, n)
+    if verdict == 1:
         raise IndexFileError(f"{where}: bucket slots are corrupted")
-    if len(at) and (int(overflow[at].min()) < 2 or int(overflow.max()) > n):
+    if verdict == 2:
         raise IndexFileError(f"{where}: bucket overflow table is corrupted")
     if n and bool(np.any(np.diff(ids) <= 0)):
         raise IndexFileError(f"{where}: ids or table rows are corrupted")
