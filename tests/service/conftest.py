@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,42 +10,26 @@ from typing import Any
 
 import pytest
 
+from tests.database_support import database_kinds, throwaway_database
+
 pytest.importorskip("fastapi", reason="the server extra is not installed")
 pytest.importorskip("sqlalchemy", reason="the server extra is not installed")
 
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from hashwall.service.app import create_app
 from hashwall.service.auth import Role, create_api_key
 from hashwall.service.settings import Settings
-from hashwall.store import create_database, normalize_database_url, upgrade
+from hashwall.store import create_database, upgrade
 
-PG_URL = os.environ.get("HASHWALL_TEST_DATABASE_URL", "")
 SECRET = "test-secret-key-0123456789"
 
 
-def _params() -> list[str]:
-    return ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
-
-
-@pytest.fixture(params=_params())
+@pytest.fixture(params=database_kinds())
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A database nobody else uses: a SQLite file, or a throw-away PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hashwall.db'}"
-        return
-    schema = f"hw_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalize_database_url(PG_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with throwaway_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
