@@ -108,3 +108,13 @@ def test_layouts_are_disjoint_and_within_budget(n: int, bits: int) -> None:
         assert slot_bytes <= _plan.SLOT_BYTES_PER_HASH * n
     t, _ = _plan.thresholds(layout.widths, n, min(31, bits - 1))
     assert sum(x + 1 for x in t) >= min(31, bits - 1) + 1  # pigeonhole: exact
+
+
+@pytest.mark.parametrize("count", [0, 10, (_kernels.HUGE_MIN // 4) + 3])
+def test_huge_empty_arrays(count: int) -> None:
+    a = _kernels.huge_empty(count, np.uint32)
+    assert a.shape == (count,) and a.dtype == np.uint32 and a.flags.writeable
+    a[:] = 7
+    assert int(a.sum()) == 7 * count
+    if count * 4 >= _kernels.HUGE_MIN:
+        assert a.ctypes.data % 4096 == 0  # own page-aligned mapping

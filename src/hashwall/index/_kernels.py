@@ -7,6 +7,8 @@ Both paths produce the same results and the same on-disk tables.
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 from typing import Any
 
 import numpy as np
@@ -31,6 +33,36 @@ def extract_keys(hashes: npt.NDArray[np.uint64], start: int, width: int) -> npt.
     if off + width > 64:
         v |= hashes[:, w + 1] << np.uint64(64 - off)
     return (v & np.uint64((1 << width) - 1)).astype(np.uint32)
+
+
+HUGE_MIN = 4 << 20  # arrays from this size on get their own huge-page mapping
+
+
+def huge_empty(count: int, dtype: Any) -> np.ndarray:
+    """Uninitialised 1-D array; large ones in a fresh private anonymous mapping.
+
+    The search reads these tables at random, so they must be backed by 2 MiB pages
+    (measured: ~60 ns per random line with 4 KiB pages vs ~18.5 ns).  numpy's
+    allocator goes through malloc, which recycles memory freed by earlier large
+    allocations (e.g. another index in the same process) that is already faulted
+    in with 4 KiB pages; `MADV_HUGEPAGE` on a fresh mapping, set before the first
+    touch, gets huge pages whenever the kernel has them.  Page-aligned, so 32-byte
+    hashes never straddle a cache line.
+    """
+    dt = np.dtype(dtype)
+    nbytes = count * dt.itemsize
+    if nbytes < HUGE_MIN or not hasattr(mmap, "MAP_ANONYMOUS"):
+        return np.empty(count, dtype=dt)
+    mm = mmap.mmap(
+        -1,
+        nbytes,
+        flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
+        prot=mmap.PROT_READ | mmap.PROT_WRITE,
+    )
+    if hasattr(mmap, "MADV_HUGEPAGE"):
+        with contextlib.suppress(OSError):
+            mm.madvise(mmap.MADV_HUGEPAGE)
+    return np.frombuffer(mm, dtype=dt, count=count)
 
 
 SLOT_EMPTY = 0xFFFFFFFF
@@ -64,12 +96,12 @@ def build_tables(
     m = len(widths)
     if n >= ROW_LIMIT:
         raise ValueError("a single snapshot holds at most 2^30 - 2 hashes; shard the bank")
-    slots = np.empty(
+    slots = huge_empty(
         sum(table_slots(int(k), int(x)) for k, x in zip(widths, shifts, strict=True)), np.uint32
     )
     # multi-row buckets hold >= 2 rows, so a table needs at most n + n // 2 words; the
     # unused tail of this allocation is never touched, hence never resident.
-    overflow = np.empty(m * (n + n // 2), dtype=np.uint32)
+    overflow = huge_empty(m * (n + n // 2), np.uint32)
     if HAVE_C:
         used = int(_mih.build(hashes, n, words, starts, widths, shifts, slots, overflow))
     else:  # pragma: no cover - exercised only where no compiler exists

@@ -25,6 +25,8 @@ def aligned_empty(shape: tuple[int, ...], dtype: Any, align: int = 64) -> np.nda
     """Uninitialised array aligned to a cache line, so a 32-byte hash never straddles two."""
     dt = np.dtype(dtype)
     nbytes = int(np.prod(shape)) * dt.itemsize
+    if nbytes >= _kernels.HUGE_MIN:  # page-aligned huge-page mapping
+        return _kernels.huge_empty(int(np.prod(shape)), dt).reshape(shape)
     raw = np.empty(nbytes + align, dtype=np.uint8)
     start = (-raw.ctypes.data) % align
     out: np.ndarray = raw[start : start + nbytes].view(dt).reshape(shape)
