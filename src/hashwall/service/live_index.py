@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from hashwall.index import HammingIndex, VideoFrameIndex
@@ -59,6 +59,19 @@ SignalRow = tuple[int, int, int, str, str, str, int | None]
 """(signal row id, entry id, bank id, signal type, variant, value, quality)"""
 
 
+def _signal_rows() -> Select[int, int, int, str, str, str, int | None]:
+    """The columns ``LiveIndex._add_rows`` takes, for whichever entries the caller selects."""
+    return select(
+        EntrySignal.id,
+        EntrySignal.entry_id,
+        Entry.bank_id,
+        EntrySignal.signal_type,
+        EntrySignal.variant,
+        EntrySignal.value,
+        EntrySignal.quality,
+    ).join(Entry, Entry.id == EntrySignal.entry_id)
+
+
 class LiveIndex:
     """Active entries of all banks: PDQ in a :class:`HammingIndex`, digests in a dict, videos
     in a :class:`VideoFrameIndex` (candidates) with their frames kept for Meta's exact vPDQ
@@ -84,18 +97,7 @@ class LiveIndex:
             for bank in session.scalars(select(Bank)):
                 self.banks[bank.id] = BankInfo.of(bank)
             rows = session.execute(
-                select(
-                    EntrySignal.id,
-                    EntrySignal.entry_id,
-                    Entry.bank_id,
-                    EntrySignal.signal_type,
-                    EntrySignal.variant,
-                    EntrySignal.value,
-                    EntrySignal.quality,
-                )
-                .join(Entry, Entry.id == EntrySignal.entry_id)
-                .where(Entry.state == EntryState.ACTIVE)
-                .order_by(EntrySignal.id)
+                _signal_rows().where(Entry.state == EntryState.ACTIVE).order_by(EntrySignal.id)
             )
             self._add_rows([tuple(row) for row in rows])  # type: ignore[misc]
 
@@ -168,18 +170,7 @@ class LiveIndex:
                 if not missing:
                     continue
                 rows = session.execute(
-                    select(
-                        EntrySignal.id,
-                        EntrySignal.entry_id,
-                        Entry.bank_id,
-                        EntrySignal.signal_type,
-                        EntrySignal.variant,
-                        EntrySignal.value,
-                        EntrySignal.quality,
-                    )
-                    .join(Entry, Entry.id == EntrySignal.entry_id)
-                    .where(EntrySignal.entry_id.in_(missing))
-                    .order_by(EntrySignal.id)
+                    _signal_rows().where(EntrySignal.entry_id.in_(missing)).order_by(EntrySignal.id)
                 )
                 self._add_rows([tuple(row) for row in rows])  # type: ignore[misc]
 
