@@ -283,10 +283,7 @@ def list_items(
 
 
 def _load_item(session: Session, item_id: int) -> CatalogItem:
-    item = session.get(CatalogItem, item_id)
-    if item is None:
-        raise ApiError(404, f"no catalog item with id {item_id}", "item_id")
-    return item
+    return load_or_404(session, CatalogItem, item_id, "catalog item", "item_id")
 
 
 @router.get("/v1/catalog/items/{item_id}", response_model=CatalogItemOut)

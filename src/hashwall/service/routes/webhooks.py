@@ -88,10 +88,7 @@ def list_webhooks(
 
 
 def _load_hook(session: Session, webhook_id: int) -> BankWebhook:
-    hook = session.get(BankWebhook, webhook_id)
-    if hook is None:
-        raise ApiError(404, f"no webhook with id {webhook_id}", "webhook_id")
-    return hook
+    return load_or_404(session, BankWebhook, webhook_id, "webhook")
 
 
 @router.delete("/webhooks/{webhook_id}", response_model=WebhookOut)
