@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     #: How often each worker looks for due webhook deliveries.
     webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    #: May webhooks call private, loopback or link-local addresses? Unset: yes in development
+    #: (a receiver on the same machine), no in production (server-side request forgery).
+    webhook_allow_private: bool | None = None
     #: How long a reviewer's claim on a review item holds before others may take it.
     review_claim_seconds: int = Field(default=900, ge=1)
     # Survivor portal (/portal, docs/portal.md).
@@ -98,6 +101,12 @@ class Settings(BaseSettings):
 
         check_likeness_key(self)
         return self
+
+    @property
+    def webhooks_may_reach_private(self) -> bool:
+        if self.webhook_allow_private is not None:
+            return self.webhook_allow_private
+        return self.env == "development"
 
     def resolved_database_url(self) -> str:
         return normalize_database_url(self.database_url or default_sqlite_url(self.data_dir))

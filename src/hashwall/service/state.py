@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from fastapi import Request
 
-from hashwall.service.actions.webhooks import WebhookWorker
+from hashwall.service.actions.webhooks import WebhookWorker, seal_legacy_secrets
 from hashwall.service.auth import KeyCache
 from hashwall.service.catalog_index import CatalogIndex
 from hashwall.service.change_log import ChangeTailer, latest_change_id
@@ -36,6 +36,7 @@ class ServiceState:
         db = create_database(settings.resolved_database_url())
         if settings.auto_migrate:
             upgrade(db.engine)
+        seal_legacy_secrets(db, settings)  # webhook secrets written in clear by old versions
         # Read the log position first: changes committed while we load are replayed after.
         start_after = latest_change_id(db)
         index = LiveIndex()

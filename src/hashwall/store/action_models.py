@@ -8,8 +8,10 @@ Design notes (why, not what):
 * A delivery stores the exact JSON body it will send: the HMAC signature is over those bytes,
   so every retry sends (and signs) the same body. ``claim_version`` lets several worker
   processes poll the same table; whoever bumps it first sends that attempt.
-* The webhook secret must be stored in clear: the server signs with it. It is returned only in
-  the response that creates the webhook and never logged.
+* The webhook secret must be readable by the server (it signs with it), so it cannot be a
+  one-way hash; it is stored *sealed* (AES-GCM under a key derived from the service's secret
+  key, see ``hashwall.service.sealed``), returned only in the response that creates the
+  webhook, and never logged.
 * ``entry_quarantines`` keeps the history of flood quarantines; the flood count of an entry
   starts again after its last review decision, so a reinstated entry is not re-quarantined by
   the very matches that were just reviewed.
@@ -83,7 +85,7 @@ class BankWebhook(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"), index=True)
     url: Mapped[str] = mapped_column(String(2000))
-    secret: Mapped[str] = mapped_column(String(200))
+    secret: Mapped[str] = mapped_column(String(400))  # sealed: a 200-character secret is 314
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

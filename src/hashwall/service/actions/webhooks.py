@@ -6,7 +6,9 @@ same table; an attempt is *claimed* by bumping ``claim_version`` (and pushing
 ``next_attempt_at`` past the request timeout) in one conditional UPDATE, so only one worker
 sends it. Receivers verify ``X-Hashwall-Signature: sha256=<hex HMAC-SHA256 of the raw body>``
 with the secret they were given when the webhook was created. Neither the secret nor the
-body is logged; log lines name the delivery id and the status code only.
+body is logged; log lines name the delivery id and the status code only. Secrets are stored
+sealed (:mod:`hashwall.service.sealed`) and every call passes the egress check
+(:mod:`hashwall.service.actions.egress`) first.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from hashwall.service.actions.egress import refusal
+from hashwall.service.sealed import UnsealError, needs_sealing, seal, unseal
 from hashwall.service.settings import Settings
 from hashwall.store import Database
 from hashwall.store.action_models import BankWebhook, DeliveryStatus, WebhookDelivery
@@ -30,6 +34,8 @@ from hashwall.store.models import utcnow
 log = logging.getLogger("hashwall.service.webhooks")
 
 SIGNATURE_HEADER = "X-Hashwall-Signature"
+#: Purpose string of sealed webhook secrets (binds the ciphertext to this column).
+SECRET_PURPOSE = "bank_webhooks.secret"
 _BATCH = 20
 
 
@@ -62,7 +68,42 @@ class Attempt:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def post(url: str, secret: str, body: str, delivery_id: int, timeout: float) -> Attempt:
+def seal_secret(settings: Settings, secret: str) -> str:
+    """What ``bank_webhooks.secret`` stores for a new webhook."""
+    return seal(settings.secret_key, secret, purpose=SECRET_PURPOSE)
+
+
+def open_secret(settings: Settings, stored: str) -> str:
+    return unseal(settings.secret_key, stored, purpose=SECRET_PURPOSE)
+
+
+def seal_legacy_secrets(db: Database, settings: Settings) -> int:
+    """Seal secrets stored in clear by versions before sealing; returns how many.
+
+    Run at start-up: idempotent, and a sealed value is never sealed twice."""
+    sealed = 0
+    with db.session() as session:
+        for hook in session.scalars(select(BankWebhook)):
+            if needs_sealing(hook.secret):
+                hook.secret = seal_secret(settings, hook.secret)
+                sealed += 1
+    if sealed:
+        log.info("sealed %d webhook secret(s) stored in clear by an earlier version", sealed)
+    return sealed
+
+
+def post(
+    url: str,
+    secret: str,
+    body: str,
+    delivery_id: int,
+    timeout: float,
+    *,
+    allow_private: bool = True,
+) -> Attempt:
+    refused = refusal(url, allow_private=allow_private)
+    if refused is not None:
+        return Attempt(None, f"refused: {refused}"[:500])
     data = body.encode()
     request = urllib.request.Request(
         url,
@@ -162,8 +203,20 @@ class WebhookWorker:
     def run_once(self) -> int:
         """Send every due delivery once; returns how many were attempted."""
         claimed = self._claim()
-        for delivery_id, version, body, url, secret in claimed:
-            attempt = post(url, secret, body, delivery_id, self.settings.webhook_timeout_seconds)
+        for delivery_id, version, body, url, stored_secret in claimed:
+            try:
+                secret = open_secret(self.settings, stored_secret)
+            except UnsealError as error:
+                self._record(delivery_id, version, Attempt(None, str(error)[:500]))
+                continue
+            attempt = post(
+                url,
+                secret,
+                body,
+                delivery_id,
+                self.settings.webhook_timeout_seconds,
+                allow_private=self.settings.webhooks_may_reach_private,
+            )
             self._record(delivery_id, version, attempt)
         return len(claimed)
 

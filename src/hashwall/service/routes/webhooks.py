@@ -1,7 +1,9 @@
 """Per-bank webhooks (signed match notifications) and their delivery log.
 
-The secret is returned once, when the webhook is created; listings never include it.
-Only ``http``/``https`` URLs are accepted, and redirects are not followed when delivering.
+The secret is returned once, when the webhook is created; listings never include it, and the
+database holds it sealed (encrypted under a key derived from ``HASHWALL_SECRET_KEY``).
+Only ``http``/``https`` URLs are accepted, in production only to public addresses
+(:mod:`hashwall.service.actions.egress`), and redirects are not followed when delivering.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from hashwall.service.action_schemas import (
     WebhookCreated,
     WebhookOut,
 )
+from hashwall.service.actions.egress import refusal
+from hashwall.service.actions.webhooks import seal_secret
 from hashwall.service.auth import Permission, Principal, require
 from hashwall.service.errors import ApiError
 from hashwall.service.routes.common import Id, load_or_404
@@ -32,7 +36,7 @@ router = APIRouter(prefix="/v1", tags=["webhooks"])
 State = Annotated[ServiceState, Depends(get_state)]
 
 
-def _valid_url(url: str) -> str:
+def _valid_url(url: str, *, allow_private: bool) -> str:
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -42,6 +46,9 @@ def _valid_url(url: str) -> str:
         raise ApiError(422, "must be an http:// or https:// URL with a host", "url")
     if port == 0 or any(c.isspace() for c in url):
         raise ApiError(422, "not a valid URL", "url")
+    refused = refusal(url, allow_private=allow_private)
+    if refused is not None:
+        raise ApiError(422, refused, "url")
     return url
 
 
@@ -64,11 +71,12 @@ def create_webhook(
 ) -> WebhookCreated:
     """Add a webhook to a bank; matches there are POSTed to it when the bank's action says
     ``webhook``. The response carries the signing secret, only this once."""
-    url = _valid_url(body.url)
+    url = _valid_url(body.url, allow_private=state.settings.webhooks_may_reach_private)
     secret = body.secret or "whsec_" + secrets.token_urlsafe(32)
     with state.db.session() as session:
         load_or_404(session, Bank, bank_id, "bank")
-        hook = BankWebhook(bank_id=bank_id, url=url, secret=secret, enabled=True)
+        stored = seal_secret(state.settings, secret)
+        hook = BankWebhook(bank_id=bank_id, url=url, secret=stored, enabled=True)
         session.add(hook)
         session.flush()
         out = webhook_out(hook)
