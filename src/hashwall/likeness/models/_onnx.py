@@ -9,6 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from hashwall.likeness.errors import ModelError
+from hashwall.likeness.models._graph import GraphRewrite
 from hashwall.likeness.models._protobuf import keep_first_graph_input
 
 # One thread per model: images are small (112 px, 224 px) so intra-op parallelism gains little,
@@ -29,10 +30,18 @@ class OnnxModel:
     SFace file). Only the first input is kept (see :mod:`._protobuf`) and QDQ handling is turned
     off so onnxruntime folds the weight dequantization into constants once, at load time, instead
     of on every call (the convolutions run in float32 either way; outputs agree to 2e-6).
+
+    ``rewrites``: functions from :mod:`._graph` applied to the file's bytes before loading, which
+    replace operators onnxruntime runs slowly by equivalent ones it fuses.
     """
 
     def __init__(
-        self, path: Path, threads: int = DEFAULT_THREADS, *, weights_as_graph_inputs: bool = False
+        self,
+        path: Path,
+        threads: int = DEFAULT_THREADS,
+        *,
+        weights_as_graph_inputs: bool = False,
+        rewrites: tuple[GraphRewrite, ...] = (),
     ) -> None:
         try:
             import onnxruntime as ort
@@ -47,9 +56,14 @@ class OnnxModel:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             model: str | bytes = str(path)
-            if weights_as_graph_inputs:
-                model = keep_first_graph_input(path.read_bytes())
-                options.add_session_config_entry("session.disable_quant_qdq", "1")
+            if weights_as_graph_inputs or rewrites:
+                data = path.read_bytes()
+                if weights_as_graph_inputs:
+                    data = keep_first_graph_input(data)
+                    options.add_session_config_entry("session.disable_quant_qdq", "1")
+                for rewrite in rewrites:
+                    data = rewrite(data)
+                model = data
             self._session: Any = ort.InferenceSession(model, options, providers=_CPU)
         except Exception as error:  # onnxruntime raises its own untyped exception classes
             raise ModelError(f"cannot load model {path.name}: {error}") from None

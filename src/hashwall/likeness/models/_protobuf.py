@@ -1,4 +1,6 @@
-"""Just enough protobuf to drop stray graph inputs from an ONNX file, without the onnx package.
+"""Just enough protobuf to edit ONNX files at load time, without the onnx package.
+
+Used to drop stray graph inputs (below) and by :mod:`._graph` to rewrite slow operators.
 
 The int8 SFace export lists all its weights as graph inputs (145 initializers plus 29 float
 tensors no node reads). onnxruntime then (a) refuses to run until those 29 are fed and (b) treats
@@ -10,11 +12,11 @@ every other byte is copied unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 _MODEL_GRAPH = 7
 _GRAPH_INPUT = 11
-_LENGTH_DELIMITED = 2
+LENGTH_DELIMITED = 2
 
 
 def _varint(buffer: bytes, position: int) -> tuple[int, int]:
@@ -44,19 +46,27 @@ def _encode_varint(value: int) -> bytes:
             return bytes(out)
 
 
-def _fields(buffer: bytes) -> Iterator[tuple[int, int, int, int, int]]:
-    """(field number, wire type, start of field, start of payload, end) for each field."""
+def encode_field(number: int, payload: bytes) -> bytes:
+    """A length-delimited field (strings, bytes, sub-messages)."""
+    return _encode_varint((number << 3) | LENGTH_DELIMITED) + _encode_varint(len(payload)) + payload
+
+
+def fields(buffer: bytes) -> Iterator[tuple[int, int, int, int, int]]:
+    """(field number, wire type, start of field, start of payload, end) for each field.
+
+    For varint fields the payload is the varint itself (decode it with :func:`read_varint`).
+    """
     position = 0
     while position < len(buffer):
         start = position
         key, position = _varint(buffer, position)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            _, position = _varint(buffer, position)
             payload = position
+            _, position = _varint(buffer, position)
         elif wire == 1:
             payload, position = position, position + 8
-        elif wire == _LENGTH_DELIMITED:
+        elif wire == LENGTH_DELIMITED:
             length, payload = _varint(buffer, position)
             position = payload + length
         elif wire == 5:
@@ -68,21 +78,34 @@ def _fields(buffer: bytes) -> Iterator[tuple[int, int, int, int, int]]:
         yield number, wire, start, payload, position
 
 
-def keep_first_graph_input(model: bytes) -> bytes:
-    """``model`` (a serialized ONNX ModelProto) with every graph input but the first removed."""
+def read_varint(buffer: bytes, position: int) -> int:
+    """The varint starting at ``position``."""
+    return _varint(buffer, position)[0]
+
+
+def map_graph(model: bytes, edit: Callable[[bytes], bytes]) -> bytes:
+    """``model`` (a serialized ONNX ModelProto) with its graph replaced by ``edit(graph)``."""
     out = bytearray()
-    for number, wire, start, payload, end in _fields(model):
-        if number != _MODEL_GRAPH or wire != _LENGTH_DELIMITED:
+    for number, wire, start, payload, end in fields(model):
+        if number != _MODEL_GRAPH or wire != LENGTH_DELIMITED:
             out += model[start:end]
             continue
-        graph = model[payload:end]
-        kept = bytearray()
-        seen_input = False
-        for g_number, _, g_start, _, g_end in _fields(graph):
-            if g_number == _GRAPH_INPUT:
-                if seen_input:
-                    continue
-                seen_input = True
-            kept += graph[g_start:g_end]
-        out += _encode_varint((number << 3) | wire) + _encode_varint(len(kept)) + kept
+        out += encode_field(number, edit(model[payload:end]))
     return bytes(out)
+
+
+def _first_input_only(graph: bytes) -> bytes:
+    kept = bytearray()
+    seen_input = False
+    for number, _, start, _, end in fields(graph):
+        if number == _GRAPH_INPUT:
+            if seen_input:
+                continue
+            seen_input = True
+        kept += graph[start:end]
+    return bytes(kept)
+
+
+def keep_first_graph_input(model: bytes) -> bytes:
+    """``model`` (a serialized ONNX ModelProto) with every graph input but the first removed."""
+    return map_graph(model, _first_input_only)

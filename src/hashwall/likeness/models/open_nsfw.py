@@ -3,6 +3,8 @@
 The preprocessing reproduces Yahoo's reference pipeline, which the network is sensitive to:
 resize to 256x256 (bilinear), a JPEG round trip (its training images were JPEGs), centre crop to
 224x224, BGR channel order, per-channel mean subtraction; NHWC layout as this export expects.
+The export's batch norms are rewritten at load so onnxruntime folds them into the convolutions
+(:mod:`._graph`): about a third less time per image, same scores to ~1e-7.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from hashwall.likeness.models._graph import sub_constant_as_add
 from hashwall.likeness.models._onnx import DEFAULT_THREADS, OnnxModel
 from hashwall.likeness.models.interfaces import RGBImage
 from hashwall.likeness.models.resources import OPEN_NSFW, locate
@@ -37,12 +40,22 @@ def preprocess(image: RGBImage) -> NDArray[np.float32]:
 
 
 class OpenNsfwClassifier:
-    """:class:`~hashwall.likeness.models.interfaces.IntimateClassifier` backed by Open-NSFW."""
+    """:class:`~hashwall.likeness.models.interfaces.IntimateClassifier` backed by Open-NSFW.
 
-    def __init__(self, model_path: Path | None = None, *, threads: int = DEFAULT_THREADS) -> None:
+    ``optimise_graph=False`` runs the file's graph as shipped (the benchmark's baseline).
+    """
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        threads: int = DEFAULT_THREADS,
+        optimise_graph: bool = True,
+    ) -> None:
         path = model_path if model_path is not None else locate(OPEN_NSFW)
         self.model_id = OPEN_NSFW.model_id if model_path is None else path.stem
-        self._net = OnnxModel(path, threads)
+        rewrites = (sub_constant_as_add,) if optimise_graph else ()
+        self._net = OnnxModel(path, threads, rewrites=rewrites)
 
     def score(self, image: RGBImage) -> float:
         """The model's probability that ``image`` is NSFW (column 1 of its softmax)."""

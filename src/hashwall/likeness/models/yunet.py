@@ -47,10 +47,12 @@ class YuNetDetector:
         """Faces in ``image``, highest confidence first, in the image's own pixel coordinates."""
         height, width = image.shape[:2]
         scale = min(1.0, self._max_side / max(height, width))
-        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+        small = image
         if scale < 1.0:
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
+            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        # Channel swap after the resize: same pixels, a fraction of the work on large photos.
+        bgr = cv2.cvtColor(small, cv2.COLOR_RGB2BGR)
         self._net.setInputSize((bgr.shape[1], bgr.shape[0]))
         _, rows = self._net.detect(bgr)
         if rows is None:
