@@ -83,6 +83,31 @@ class Settings(BaseSettings):
     likeness_threshold: float = Field(default=0.40, gt=0, le=1)
     likeness_intimate_threshold: float = Field(default=0.5, gt=0, le=1)
 
+    # Removal requests, platform side (docs/takedown.md).
+    #: Bank the hashes of every removal request go into (created on the first request).
+    takedown_bank: str = Field(default="takedown", min_length=1, max_length=200)
+    #: The platform's takedown webhook: one signed call per removal task. Empty: no calls;
+    #: tasks wait until the platform confirms them through the API.
+    takedown_webhook_url: str = Field(default="", max_length=2000)
+    #: HMAC secret for the takedown and escalation webhooks (required with either URL).
+    takedown_webhook_secret: str = Field(default="", repr=False)
+    #: Escalation webhook (fired once per case before its deadline); empty: the takedown URL.
+    takedown_escalation_url: str = Field(default="", max_length=2000)
+    #: Deadline overrides, e.g. ``EU=12h,soon_due_within=4h,escalate_before=6h``.
+    takedown_deadlines: str = Field(default="", max_length=500)
+    #: Removal requests one client address may submit per hour (the intake is public).
+    takedown_requests_per_ip_hour: int = Field(default=20, ge=1)
+    #: How often each worker finishes pending sweeps and fires due escalations.
+    takedown_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _check_takedown(self) -> Settings:
+        # Imported here, like the likeness check: settings must load without the cases extra.
+        from hashwall.service.takedown.config import check_takedown_settings
+
+        check_takedown_settings(self)
+        return self
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         if self.env == "production" and self.secret_key == DEFAULT_SECRET_KEY:

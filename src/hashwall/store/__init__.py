@@ -5,7 +5,12 @@ embedded default) or PostgreSQL. Only :mod:`hashwall.service` and the server CLI
 import this package, so the survivor's hashing install never needs SQLAlchemy.
 """
 
-from hashwall.store import action_models, catalog_models, exchange_models  # noqa: F401  (tables)
+from hashwall.store import (  # noqa: F401  (tables)
+    action_models,
+    catalog_models,
+    exchange_models,
+    takedown_models,
+)
 from hashwall.store.db import (
     Database,
     create_database,
