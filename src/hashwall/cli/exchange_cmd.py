@@ -1,7 +1,8 @@
 """``hashwall exchange``: export and import banks against the database directly.
 
 For air-gapped sharing (signed bundles carried on removable media) and python-threatexchange
-files, and for fetching StopNCII's list from a cron job. Like ``hashwall db upgrade`` these
+files, and for fetching StopNCII's, NCMEC's or a ThreatExchange privacy group's list from a cron
+job. Like ``hashwall db upgrade`` these
 commands take ``--database-url`` and need no running server: entries they change reach every
 running worker through the change log. Server modules are imported inside the commands so
 ``hashwall hash`` never loads them.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -20,10 +22,12 @@ import typer
 from hashwall.cli.server_options import DatabaseUrlOption, DataDirOption, server_settings
 
 if TYPE_CHECKING:
+    from hashwall.service.exchange.feed import FetchedPage, FetchTotals
     from hashwall.store import Database
 
 exchange_app = typer.Typer(
-    help="Share banks: signed hashwall bundles, python-threatexchange files, StopNCII.",
+    help="Share banks: signed hashwall bundles, python-threatexchange files, StopNCII, NCMEC, "
+    "ThreatExchange.",
     no_args_is_help=True,
 )
 
@@ -187,4 +191,81 @@ def stopncii_command(
     finally:
         db.dispose()
     summary = {**total.as_json(), "pages": pages, "checkpoint": mark.update_time if mark else None}
+    typer.echo(json.dumps({"bank": bank, **summary}))
+
+
+def _drain(pages: Iterator[FetchedPage]) -> FetchTotals:
+    from hashwall.service.exchange.feed import FetchTotals
+
+    totals = FetchTotals()
+    for page in pages:
+        totals.add(page)
+    return totals
+
+
+@exchange_app.command("ncmec")
+def ncmec_command(
+    bank: BankOption,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Fetch NCMEC hash sharing changes since the bank's checkpoint (HASHWALL_NCMEC_CREDENTIALS)."""
+    from hashwall.service.errors import ApiError
+    from hashwall.service.exchange import ncmec
+
+    db = _open(database_url, data_dir)
+    try:
+        config = ncmec.config_from_env()
+        bank_id = _bank_id(db, bank, create={"description": "NCMEC hash sharing"})
+        totals = _drain(ncmec.fetch_pages(db, bank_id, config))
+        mark = ncmec.checkpoint(db, bank_id, config)
+    except ApiError as error:
+        raise _fail(error.message, 2 if error.status == 409 else 1) from None
+    finally:
+        db.dispose()
+    summary = {
+        **totals.result.as_json(),
+        **totals.details(),
+        "environment": config.environment,
+        "checkpoint": mark.get_entries_max_ts if mark else None,
+    }
+    typer.echo(json.dumps({"bank": bank, **summary}))
+
+
+@exchange_app.command("threatexchange")
+def threatexchange_command(
+    bank: BankOption,
+    privacy_group: Annotated[
+        int | None,
+        typer.Option(
+            "--privacy-group",
+            min=1,
+            help="Privacy group id (default: $HASHWALL_THREATEXCHANGE_PRIVACY_GROUP).",
+            show_default=False,
+        ),
+    ] = None,
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Fetch a ThreatExchange privacy group's changes since the bank's checkpoint for it
+    (HASHWALL_THREATEXCHANGE_TOKEN)."""
+    from hashwall.service.errors import ApiError
+    from hashwall.service.exchange import threatexchange_graph as graph
+
+    db = _open(database_url, data_dir)
+    try:
+        config = graph.config_from_env(privacy_group)
+        bank_id = _bank_id(db, bank, create={"description": "ThreatExchange hashes"})
+        totals = _drain(graph.fetch_pages(db, bank_id, config))
+        mark = graph.checkpoint(db, bank_id, config)
+    except ApiError as error:
+        raise _fail(error.message, 2 if error.status == 409 else 1) from None
+    finally:
+        db.dispose()
+    summary = {
+        **totals.result.as_json(),
+        **totals.details(),
+        "privacy_group": config.privacy_group,
+        "checkpoint": mark.update_time if mark else None,
+    }
     typer.echo(json.dumps({"bank": bank, **summary}))

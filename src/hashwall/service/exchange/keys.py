@@ -1,5 +1,7 @@
 """Where the exchanges' secrets come from: ``HASHWALL_EXCHANGE_KEY`` (or a key file) for
-bundle signatures and ``HASHWALL_STOPNCII_KEYS`` for the StopNCII API.
+bundle signatures, ``HASHWALL_STOPNCII_KEYS`` for the StopNCII API,
+``HASHWALL_NCMEC_CREDENTIALS`` for NCMEC's hash sharing API and ``HASHWALL_THREATEXCHANGE_*``
+for Meta's ThreatExchange Graph API.
 
 They are read from the environment when needed rather than kept in the service settings, so
 the values never appear in a settings dump; nothing here logs them.
@@ -26,6 +28,16 @@ class ExchangeSettings(BaseSettings):
     exchange_key_file: Path | None = None
     #: ``fetch_function_key,subscription_key[,base_url]`` as python-threatexchange reads them.
     stopncii_keys: str = Field(default="", repr=False)
+    #: ``user,password[,environment]``; the environment is a pytx ``NCMECEnvironment`` name
+    #: (default ``Industry``) or a base URL (a test server, a proxy).
+    ncmec_credentials: str = Field(default="", repr=False)
+    #: ThreatExchange app access token, ``app_id|secret`` as pytx checks it.
+    threatexchange_token: str = Field(default="", repr=False)
+    #: The ThreatExchange privacy group id fetched when a request names none. A string,
+    #: checked where it is used, so a typo here cannot break the other exchanges' settings.
+    threatexchange_privacy_group: str = ""
+    #: Graph API base URL override (pytx's ``endpoint_override``); empty: pytx's default.
+    threatexchange_url: str = ""
 
 
 def bundle_key(key_file: Path | None = None) -> bytes:

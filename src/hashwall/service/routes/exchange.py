@@ -1,5 +1,6 @@
 """Exchange endpoints: export and import a bank as a signed hashwall bundle or as
-python-threatexchange files, and fetch StopNCII's hash list into it (curators and admins).
+python-threatexchange files, and fetch StopNCII's, NCMEC's or a ThreatExchange privacy group's
+hashes into it (curators and admins).
 
 Export is a POST: a bundle export takes the next sequence number of the bank's origin.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,6 +23,7 @@ from hashwall.service.errors import ApiError
 from hashwall.service.exchange import bundle as bundles
 from hashwall.service.exchange import pytx_files
 from hashwall.service.exchange.apply import ApplyResult
+from hashwall.service.exchange.feed import FetchedPage, FetchTotals
 from hashwall.service.exchange.keys import bundle_key
 from hashwall.service.exchange.live import publish
 from hashwall.service.routes.common import Id, load_or_404
@@ -154,3 +157,66 @@ def fetch_stopncii(bank_id: Id, state: State, _: Curator) -> ExchangeResult:
     mark = stopncii.checkpoint(state.db, bank_id)
     update_time = mark.update_time if mark else None
     return result_out(total, pages=pages, checkpoint=update_time)
+
+
+def _pull(state: ServiceState, pages: Iterator[FetchedPage], source: str) -> FetchTotals:
+    """Apply each committed page in this worker at once, as the StopNCII fetch does."""
+    totals = FetchTotals()
+    try:
+        for page in pages:
+            publish(state, page.result)
+            totals.add(page)
+    except IntegrityError:
+        message = f"a concurrent {source} fetch into this bank won; retry"
+        raise ApiError(409, message, "bank_id") from None
+    return totals
+
+
+@router.post("/v1/banks/{bank_id}/exchange/ncmec/fetch", response_model=ExchangeResult)
+def fetch_ncmec(bank_id: Id, state: State, _: Curator) -> ExchangeResult:
+    """Fetch what changed in NCMEC's hash sharing since this bank's checkpoint
+    (HASHWALL_NCMEC_CREDENTIALS).
+
+    Each page commits with pytx's NCMEC checkpoint; deleted entries stop matching here at once.
+    A failed request answers 502 and the next call resumes after the last page kept.
+    """
+    from hashwall.service.exchange import ncmec
+
+    config = ncmec.config_from_env()
+    totals = _pull(state, ncmec.fetch_pages(state.db, bank_id, config), "NCMEC")
+    mark = ncmec.checkpoint(state.db, bank_id, config)
+    return result_out(
+        totals.result,
+        **totals.details(),
+        environment=config.environment,
+        checkpoint=mark.get_entries_max_ts if mark else None,
+        mid_window=bool(mark and mark.paging_info),
+    )
+
+
+@router.post("/v1/banks/{bank_id}/exchange/threatexchange/fetch", response_model=ExchangeResult)
+def fetch_threatexchange(
+    bank_id: Id,
+    state: State,
+    _: Curator,
+    privacy_group: Annotated[
+        int | None, Query(gt=0, description="Default: HASHWALL_THREATEXCHANGE_PRIVACY_GROUP.")
+    ] = None,
+) -> ExchangeResult:
+    """Fetch a ThreatExchange privacy group's changes since this bank's checkpoint for it
+    (HASHWALL_THREATEXCHANGE_TOKEN).
+
+    Each page commits with its checkpoint; deletions withdraw entries here at once. A failed
+    request answers 502 and the next call resumes after the last page kept.
+    """
+    from hashwall.service.exchange import threatexchange_graph as graph
+
+    config = graph.config_from_env(privacy_group)
+    totals = _pull(state, graph.fetch_pages(state.db, bank_id, config), "ThreatExchange")
+    mark = graph.checkpoint(state.db, bank_id, config)
+    return result_out(
+        totals.result,
+        **totals.details(),
+        privacy_group=config.privacy_group,
+        checkpoint=mark.update_time if mark else None,
+    )
