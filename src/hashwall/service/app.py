@@ -98,6 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from hashwall.service.routes import exchange  # pytx files, StopNCII, bundles
 
     app.include_router(exchange.router)
+    from hashwall.service.routes import takedown  # removal requests (docs/takedown.md)
+
+    app.include_router(takedown.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + _FRAMING_ALLOWANCE)
     return app
 

@@ -73,8 +73,9 @@ def _unconfirmed(session: Session, row: RemovalRequestRow) -> int:
     )
 
 
-def _side_effects(state: ServiceState, session: Session, row: RemovalRequestRow,
-                  event: CaseEvent) -> list[int]:  # fmt: skip
+def _side_effects(
+    state: ServiceState, session: Session, row: RemovalRequestRow, event: CaseEvent
+) -> list[int]:
     if event is CaseEvent.ACTION:
         session.execute(
             update(RemovalTask)
@@ -92,9 +93,13 @@ def _side_effects(state: ServiceState, session: Session, row: RemovalRequestRow,
 
 
 def _apply(
-    state: ServiceState, session: Session, case_id: str, event: CaseEvent, actor: str,
+    state: ServiceState,
+    session: Session,
+    case_id: str,
+    event: CaseEvent,
+    actor: str,
     reason: str | None,
-) -> tuple[RequestDetail, list[int]]:  # fmt: skip
+) -> tuple[RequestDetail, list[int]]:
     row = load_case(session, case_id)
     before = CaseStatus(CaseState(row.state), row.appeals, row.rejection_reason)
     if event is CaseEvent.NOTIFY and before.state is CaseState.ACTIONED:

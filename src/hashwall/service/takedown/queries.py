@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from hashwall.service.state import ServiceState
 
 _OPEN = frozenset(state.value for state in OPEN_STATES)
+OPEN_STATE_NAMES = sorted(_OPEN)
 
 
 def case_deadline(row: RemovalRequestRow, config: DeadlineConfig) -> Deadline:

@@ -99,8 +99,14 @@ def create_tasks(
         )
         session.add(task)
         session.flush()
-        record(state, session, actor="system", action="task.created", case_id=case.case_id,
-               data=_task_data(task))  # fmt: skip
+        record(
+            state,
+            session,
+            actor="system",
+            action="task.created",
+            case_id=case.case_id,
+            data=_task_data(task),
+        )
         created += 1
     return created
 
@@ -117,8 +123,14 @@ def _finish(state: ServiceState, session: Session, job_id: int) -> int:
     job.status = JobStatus.DONE
     job.tasks_created = created
     job.finished_at = clock_for(state).now()
-    record(state, session, actor="system", action="case.swept", case_id=case.case_id,
-           data={"tasks_created": created, "bank_entry_ids": list(job.entry_ids)})  # fmt: skip
+    record(
+        state,
+        session,
+        actor="system",
+        action="case.swept",
+        case_id=case.case_id,
+        data={"tasks_created": created, "bank_entry_ids": list(job.entry_ids)},
+    )
     return created
 
 

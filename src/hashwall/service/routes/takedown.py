@@ -1,0 +1,262 @@
+"""Removal requests, platform side (docs/takedown.md): public intake, reviewer queue, case
+view, decisions, the DSA statement of reasons, task confirmation, deadline metrics.
+
+The intake is public (no API key: the requester has no account) and rate-limited per client
+address with the portal's database-backed throttle, so every worker shares the count.
+Everything else needs a key. The routes only translate: the work is in
+:mod:`hashwall.service.takedown`, which the reviewer UI calls directly.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.datastructures import UploadFile
+
+from hashwall.cases.intake import IntakeError, RemovalRequest
+from hashwall.cases.states import TransitionError
+from hashwall.service import takedown
+from hashwall.service.auth import Permission, Principal, Role, authenticate, require
+from hashwall.service.errors import ApiError
+from hashwall.service.portal import Rule, Throttles
+from hashwall.service.state import ServiceState, get_state
+from hashwall.service.takedown.schemas import (
+    ConfirmIn,
+    DetailOut,
+    EventIn,
+    ReceiptOut,
+    SummaryList,
+    TaskOut,
+    detail_out,
+    prometheus_text,
+    receipt_out,
+    summary_out,
+)
+
+router = APIRouter(tags=["takedown"])
+State = Annotated[ServiceState, Depends(get_state)]
+CaseId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")]
+TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+MAX_JSON_BYTES = 2 * 1024 * 1024
+_CONFIRMERS = frozenset({Role.CURATOR, Role.REVIEWER, Role.ADMIN})
+
+
+def actor_of(principal: Principal) -> str:
+    return f"{principal.role.value}:{principal.name or principal.key_id}"
+
+
+def _intake_error(error: IntakeError) -> JSONResponse:
+    problems = [{"field": e.field, "message": e.message} for e in error.errors]
+    return JSONResponse({"error": problems}, 422)
+
+
+def _not_found(error: LookupError, field: str) -> ApiError:
+    return ApiError(404, str(error).strip("'\""), field)
+
+
+def _conflict(error: TransitionError, field: str = "event") -> ApiError:
+    return ApiError(409, str(error), field)
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    if len(raw) > MAX_JSON_BYTES:
+        raise ApiError(413, f"the request body is larger than {MAX_JSON_BYTES} bytes", "body")
+    try:
+        return json.loads(raw) if raw.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(422, "the body is not valid JSON", "body") from None
+
+
+async def _multipart(request: Request) -> tuple[Any, bytes | None, str | None]:
+    form = await request.form()
+    text = form.get("request")
+    if not isinstance(text, str):
+        raise ApiError(
+            422, "a form field 'request' holding the request as JSON is required", "request"
+        )
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        raise ApiError(422, "is not valid JSON", "request") from None
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        return raw, None, None
+    assert isinstance(upload, UploadFile)
+    return raw, await upload.read(), upload.filename
+
+
+_INTAKE_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": RemovalRequest.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["request"],
+                    "properties": {
+                        "request": {"type": "string", "description": "The request as JSON."},
+                        "file": {"type": "string", "format": "binary"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/v1/takedown/requests",
+    status_code=201,
+    response_model=ReceiptOut,
+    openapi_extra=_INTAKE_SCHEMA,
+    responses={422: {"description": "One error per bad field."}, 429: {"description": "Rate"}},
+)
+async def submit(request: Request, state: State) -> Any:
+    """Submit a removal request (public, no API key; rate-limited per client address).
+
+    JSON, or multipart with the request as JSON in `request` and an optional copy of the
+    content in `file` (hashed, then deleted). Answers the case number and the deadline."""
+    client = request.client.host if request.client else "unknown"
+    rule = Rule("takedown-ip", state.settings.takedown_requests_per_ip_hour, 3600, 3600)
+    throttles = Throttles(state.db, state.settings.secret_key)
+    lock = await run_in_threadpool(throttles.reserve, rule, client)
+    if lock is not None:
+        raise ApiError(
+            429,
+            "too many removal requests from your network: try again later",
+            "body",
+            {"Retry-After": str(lock.retry_after)},
+        )
+    upload = upload_name = None
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raw, upload, upload_name = await _multipart(request)
+    else:
+        raw = await _json_body(request)
+    try:
+        receipt = await run_in_threadpool(
+            lambda: takedown.submit_request(state, raw, upload=upload, upload_name=upload_name)
+        )
+    except IntakeError as error:
+        return _intake_error(error)
+    return JSONResponse(receipt_out(receipt).model_dump(mode="json"), 201)
+
+
+@router.get("/v1/takedown/requests", response_model=SummaryList)
+def queue(
+    state: State,
+    _: Annotated[Principal, require(Permission.REVIEW)],
+    case_state: Annotated[
+        list[str] | None, Query(alias="state", description="Only cases in these states.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> SummaryList:
+    """The removal-request queue, most urgent (earliest deadline) first."""
+    try:
+        found = takedown.list_requests(state, states=case_state, limit=limit)
+    except ValueError as error:
+        raise ApiError(422, str(error), "state") from None
+    return SummaryList(requests=[summary_out(s) for s in found])
+
+
+@router.get("/v1/takedown/requests/{case_id}", response_model=DetailOut)
+def case(
+    case_id: CaseId, state: State, principal: Annotated[Principal, require(Permission.REVIEW)]
+) -> DetailOut:
+    """One case with its removal tasks and audit timeline (the access is audited)."""
+    try:
+        return detail_out(takedown.get_request(state, case_id, actor=actor_of(principal)))
+    except takedown.TakedownNotFound as error:
+        raise _not_found(error, "case_id") from None
+
+
+@router.post("/v1/takedown/requests/{case_id}/events", response_model=DetailOut)
+def event(
+    case_id: CaseId,
+    body: EventIn,
+    state: State,
+    principal: Annotated[Principal, require(Permission.REVIEW)],
+) -> DetailOut:
+    """Apply a decision or step: start_review, action, reject (with reason), notify, appeal,
+    withdraw, close. 409 when the case's state does not allow it."""
+    try:
+        return detail_out(
+            takedown.decide(
+                state, case_id, body.event, actor=actor_of(principal), reason=body.reason
+            )
+        )
+    except takedown.TakedownNotFound as error:
+        raise _not_found(error, "case_id") from None
+    except TransitionError as error:
+        raise _conflict(error) from None
+
+
+@router.get(
+    "/v1/takedown/requests/{case_id}/decision-notice",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+def notice(
+    case_id: CaseId, state: State, _: Annotated[Principal, require(Permission.REVIEW)]
+) -> PlainTextResponse:
+    """The DSA Art. 17 statement of reasons of a decided case, as plain text."""
+    try:
+        return PlainTextResponse(takedown.decision_notice(state, case_id))
+    except takedown.TakedownNotFound as error:
+        raise _not_found(error, "case_id") from None
+    except TransitionError as error:
+        raise _conflict(error, "case_id") from None
+
+
+async def _confirmer(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    if principal.role not in _CONFIRMERS:
+        raise ApiError(
+            403,
+            f"role {principal.role.value!r} may not confirm removals (curator, reviewer or admin)",
+            "X-API-Key",
+        )
+    return principal
+
+
+@router.post("/v1/takedown/tasks/{task_id}/confirm", response_model=TaskOut)
+def confirm(
+    task_id: TaskId,
+    state: State,
+    principal: Annotated[Principal, Depends(_confirmer)],
+    body: ConfirmIn | None = None,
+) -> TaskOut:
+    """The platform confirms it removed the copy of one task (only this makes a task done)."""
+    note = body.note if body is not None else None
+    try:
+        view = takedown.confirm_task(state, task_id, actor=actor_of(principal), note=note)
+    except takedown.TaskNotFound as error:
+        raise _not_found(error, "task_id") from None
+    except TransitionError as error:
+        raise _conflict(error, "task_id") from None
+    return TaskOut(**view.__dict__)
+
+
+@router.get(
+    "/v1/takedown/metrics",
+    responses={200: {"content": {"application/json": {}, "text/plain": {}}}},
+)
+def metrics(
+    request: Request,
+    state: State,
+    _: Annotated[Principal, require(Permission.REVIEW)],
+    format: Annotated[str | None, Query(pattern="^(json|prometheus)$")] = None,
+) -> Response:
+    """Deadline and task counts; Prometheus text with `?format=prometheus` or
+    `Accept: text/plain`."""
+    counts = takedown.deadline_metrics(state)
+    wants_text = format == "prometheus" or (
+        format is None and "text/plain" in request.headers.get("accept", "")
+    )
+    if wants_text:
+        return PlainTextResponse(prometheus_text(counts), media_type="text/plain; version=0.0.4")
+    return JSONResponse(counts)

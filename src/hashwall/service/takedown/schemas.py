@@ -1,0 +1,128 @@
+"""JSON shapes of the takedown routes (the Python API returns dataclasses; these mirror them
+with ``seconds_left`` instead of a timedelta, which JSON has no type for)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hashwall.service.takedown.views import RequestDetail, RequestSummary, TakedownReceipt
+
+
+class ReceiptOut(BaseModel):
+    case_id: str
+    received_at: datetime
+    due_at: datetime
+    statutory_deadline: bool
+    jurisdiction: str
+    tasks_created: int
+
+
+class SummaryOut(BaseModel):
+    case_id: str
+    state: str
+    jurisdiction: str
+    requester_name: str
+    received_at: datetime
+    due_at: datetime
+    deadline_state: str = Field(description="due, soon_due, overdue, met or missed")
+    seconds_left: int = Field(description="Until the deadline; negative once overdue.")
+    tasks_total: int
+    tasks_confirmed: int
+    statutory_deadline: bool
+    escalated_at: datetime | None
+
+
+class SummaryList(BaseModel):
+    requests: list[SummaryOut]
+
+
+class TaskOut(BaseModel):
+    id: int
+    content_id: str
+    url: str
+    signal: str
+    distance: int
+    status: str
+    attempts: int
+    last_error: str
+    confirmed_at: datetime | None
+    query_variant: str
+    catalog_item_id: int | None
+    sent_at: datetime | None
+    confirmed_by: str | None
+
+
+class TimelineOut(BaseModel):
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    details: dict[str, Any]
+
+
+class DetailOut(SummaryOut):
+    request: dict[str, Any]
+    tasks: list[TaskOut]
+    timeline: list[TimelineOut]
+    allowed_events: list[str]
+    rejection_reason: str | None
+    decided_at: datetime | None
+    appeals: int
+    upload_name: str | None
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event: str = Field(min_length=1, max_length=32, description="e.g. start_review, action")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class ConfirmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(default=None, max_length=2000)
+
+
+def receipt_out(receipt: TakedownReceipt) -> ReceiptOut:
+    return ReceiptOut(**asdict(receipt))
+
+
+def _summary_dict(summary: RequestSummary) -> dict[str, Any]:
+    data = {
+        name: getattr(summary, name) for name in SummaryOut.model_fields if name != "seconds_left"
+    }
+    data["seconds_left"] = int(summary.time_left.total_seconds())
+    return data
+
+
+def summary_out(summary: RequestSummary) -> SummaryOut:
+    return SummaryOut(**_summary_dict(summary))
+
+
+def detail_out(detail: RequestDetail) -> DetailOut:
+    return DetailOut(
+        **_summary_dict(detail),
+        request=detail.request,
+        tasks=[TaskOut(**asdict(task)) for task in detail.tasks],
+        timeline=[TimelineOut(**asdict(entry)) for entry in detail.timeline],
+        allowed_events=detail.allowed_events,
+        rejection_reason=detail.rejection_reason,
+        decided_at=detail.decided_at,
+        appeals=detail.appeals,
+        upload_name=detail.upload_name,
+    )
+
+
+def prometheus_text(metrics: dict[str, int]) -> str:
+    """The metrics in Prometheus' text exposition format (one gauge per name)."""
+    lines = []
+    for name, value in metrics.items():
+        metric = f"hashwall_takedown_{name}"
+        lines.append(f"# TYPE {metric} gauge")
+        lines.append(f"{metric} {value}")
+    return "\n".join(lines) + "\n"
