@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from hashwall.cli.output import EXIT_SOME_FAILED, EXIT_USAGE, json_line, report_error
+from hashwall.cli.server_options import DatabaseUrlOption, DataDirOption, server_settings
 
 likeness_app = typer.Typer(
     name="likeness",
@@ -202,6 +203,40 @@ def keygen_command(
     except LikenessError as error:
         raise _fail(str(error)) from None
     typer.echo(json_line({"key_file": str(key_file)}))
+
+
+@likeness_app.command("rotate-key")
+def rotate_key_command(
+    database_url: DatabaseUrlOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Re-encrypt every template the service stores under its current key (admin, server side).
+
+    Reads HASHWALL_LIKENESS_KEY (the new key) and HASHWALL_LIKENESS_PREVIOUS_KEYS (old keys,
+    comma-separated) like the service. All templates are rewritten in one transaction, each with
+    a 'key_rotated' audit row; if any template opens with none of the keys, nothing is changed
+    (exit 1). Afterwards the previous keys are no longer needed: remove them from the settings.
+    """
+    settings = server_settings(database_url, data_dir)
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from hashwall.service.likeness.keys import service_keyring
+    from hashwall.service.likeness.rotation import RotationError, rotate_templates
+    from hashwall.store import create_database
+
+    keys = service_keyring(settings)
+    if keys is None:
+        raise _fail("HASHWALL_LIKENESS_KEY is not set: there is no key to rotate to")
+    db = create_database(settings.resolved_database_url())
+    try:
+        report = rotate_templates(db, keys, "cli")
+    except RotationError as error:
+        raise _fail(str(error), EXIT_SOME_FAILED) from None
+    except SQLAlchemyError as error:
+        raise _fail(f"database error: {error.__class__.__name__}", EXIT_SOME_FAILED) from None
+    finally:
+        db.dispose()
+    typer.echo(json_line({"rotated": report.rotated, "already_current": report.already_current}))
 
 
 def _walk(paths: list[Path], extensions: frozenset[str]) -> list[Path]:

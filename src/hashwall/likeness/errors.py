@@ -17,3 +17,11 @@ class EnrolmentError(LikenessError):
 
 class TemplateError(LikenessError):
     """A template file is unreadable, corrupt, encrypted with another key, or incompatible."""
+
+
+class WrongKeyError(TemplateError):
+    """An encrypted template does not open with the given key (or its ciphertext was altered).
+
+    Separate from other :class:`TemplateError` so a key ring can try its next key, while a corrupt
+    envelope fails at once with its own message.
+    """

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hashwall.likeness.errors import TemplateError
+from hashwall.likeness.errors import TemplateError, WrongKeyError
 
 FORMAT = "hashwall-likeness-template"
 ENCRYPTED_FORMAT = "hashwall-likeness-template-encrypted"
@@ -294,7 +294,7 @@ def _decrypt(path: Path, envelope: dict[str, Any], key: TemplateKey) -> bytes:
     try:
         return AESGCM(secret).decrypt(nonce, ciphertext, _associated_data(header))
     except (InvalidTag, ValueError):
-        raise TemplateError(
+        raise WrongKeyError(
             f"{path}: cannot decrypt template: wrong key, or the file was altered"
         ) from None
 

@@ -74,9 +74,13 @@ class Settings(BaseSettings):
     #: AES-256 key for enrolled templates at rest: URL-safe base64 of 32 random bytes
     #: (`hashwall likeness keygen`). Empty in development: derived from the secret key.
     likeness_key: str = Field(default="", repr=False)
+    #: Retired keys, comma-separated, still accepted for reading during a key rotation
+    #: (`hashwall likeness rotate-key` re-encrypts every template under the current key).
+    likeness_previous_keys: str = Field(default="", repr=False)
     #: Bank whose review/webhook actions likeness matches trigger (created on first enrolment).
     likeness_bank: str = Field(default="likeness", min_length=1, max_length=200)
-    #: Screening requests one API key may make per ``likeness_rate_window_seconds`` (per worker).
+    #: Screening requests one API key may make per ``likeness_rate_window_seconds``, counted
+    #: in the database so the limit holds across workers.
     likeness_rate_limit: int = Field(default=60, ge=1)
     likeness_rate_window_seconds: float = Field(default=60.0, gt=0)
     #: Cosine similarity for a face to count as an enrolled person; intimate-score threshold.

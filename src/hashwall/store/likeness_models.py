@@ -28,6 +28,9 @@ from hashwall.store.models import Base, BigId, utcnow
 class LikenessEvent(enum.StrEnum):
     ENROLLED = "enrolled"
     REVOKED = "revoked"
+    #: Re-encrypted under the current key (``hashwall likeness rotate-key``); actor ``cli`` or
+    #: ``api_key:<id>``.
+    KEY_ROTATED = "key_rotated"
 
 
 class LikenessTemplate(Base):

@@ -18,7 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hashwall.likeness.errors import TemplateError
-from hashwall.likeness.templates import Template, TemplateKey, template_from_bytes
+from hashwall.likeness.keyring import KeyRing
+from hashwall.likeness.templates import Template, TemplateKey
 from hashwall.store import Entry, EntryState
 from hashwall.store.likeness_models import LikenessTemplate
 
@@ -42,10 +43,15 @@ class CachedTemplate:
 class TemplateCache:
     """Decrypted templates of active, unrevoked enrolments, by entry id."""
 
-    def __init__(self, key: TemplateKey | None) -> None:
-        self.key = key
+    def __init__(self, keys: KeyRing | None) -> None:
+        self.keys = keys
         self._by_entry: dict[int, CachedTemplate] = {}
         self._lock = threading.Lock()
+
+    @property
+    def key(self) -> TemplateKey | None:
+        """The key new templates are stored under (``None``: likeness protection is off)."""
+        return self.keys.current if self.keys is not None else None
 
     def __len__(self) -> int:
         return len(self._by_entry)
@@ -72,6 +78,9 @@ class TemplateCache:
             self._load(session, ids)
 
     def _load(self, session: Session, entry_ids: list[int] | None) -> None:
+        keys = self.keys
+        if keys is None:  # likeness protection is off: nothing can be decrypted
+            return
         query = (
             select(LikenessTemplate)
             .join(Entry, Entry.id == LikenessTemplate.entry_id)
@@ -87,10 +96,10 @@ class TemplateCache:
         for row in session.scalars(query):
             assert row.ciphertext is not None
             try:
-                template = template_from_bytes(
-                    row.ciphertext.encode("utf-8"), self.key, f"template {row.template_id}"
-                )
-            except TemplateError as error:  # wrong HASHWALL_LIKENESS_KEY, or an altered row
+                template = keys.open(
+                    row.ciphertext.encode("utf-8"), f"template {row.template_id}"
+                ).template
+            except TemplateError as error:  # no configured key fits, or an altered row
                 log.error("likeness template not loaded: %s", error)
                 continue
             except ImportError:  # no `cryptography`: the likeness extra is not installed

@@ -1,4 +1,4 @@
-"""The service's template key (``HASHWALL_LIKENESS_KEY``) and the revocation tokens.
+"""The service's template keys (current and previous, for rotation) and the revocation tokens.
 
 Templates are biometric data, so they are stored encrypted with a key that lives in the
 settings, not in the database: a leaked database alone reveals no face. In development a key is
@@ -15,6 +15,7 @@ import hmac
 import secrets
 from typing import TYPE_CHECKING
 
+from hashwall.likeness.keyring import KeyRing
 from hashwall.likeness.templates import KEY_BYTES, TemplateKey
 from hashwall.service.settings import InsecureSettingsError
 
@@ -36,12 +37,27 @@ def _decode(value: str) -> bytes | None:
     return decoded if len(decoded) == KEY_BYTES else None
 
 
+def _previous(settings: Settings) -> list[str]:
+    return [part.strip() for part in settings.likeness_previous_keys.split(",") if part.strip()]
+
+
 def check_likeness_key(settings: Settings) -> None:
     """Raise :class:`LikenessKeyError` for a malformed key (the service refuses to start)."""
     if settings.likeness_key and _decode(settings.likeness_key) is None:
         raise LikenessKeyError(
             "HASHWALL_LIKENESS_KEY must be URL-safe base64 of 32 bytes "
             "(`hashwall likeness keygen FILE` writes one)"
+        )
+    for position, value in enumerate(_previous(settings), start=1):
+        if _decode(value) is None:
+            raise LikenessKeyError(
+                f"HASHWALL_LIKENESS_PREVIOUS_KEYS: key {position} is not URL-safe base64 of "
+                "32 bytes (give the old keys comma-separated, as their key files hold them)"
+            )
+    if _previous(settings) and not settings.likeness_key:
+        raise LikenessKeyError(
+            "HASHWALL_LIKENESS_PREVIOUS_KEYS is set but HASHWALL_LIKENESS_KEY is not: "
+            "previous keys only decrypt; set the key new templates are stored under"
         )
 
 
@@ -57,6 +73,16 @@ def service_key(settings: Settings) -> TemplateKey | None:
             settings.secret_key.encode(), b"hashwall-likeness-development-key", hashlib.sha256
         ).digest()
     return TemplateKey(raw_key=raw)
+
+
+def service_keyring(settings: Settings) -> KeyRing | None:
+    """The current key plus the retired keys still accepted for reading (key rotation);
+    ``None`` when :func:`service_key` is ``None``."""
+    current = service_key(settings)
+    if current is None:
+        return None
+    previous = (_decode(value) for value in _previous(settings))
+    return KeyRing(current, tuple(TemplateKey(raw_key=raw) for raw in previous if raw))
 
 
 def new_revocation_token() -> str:

@@ -28,6 +28,7 @@ from hashwall.service.likeness.enrolment import (
 from hashwall.service.likeness.keys import token_matches
 from hashwall.service.likeness.runtime import CRYPTO_MODULES, LikenessRuntime
 from hashwall.service.likeness.schemas import (
+    KeyRotationOut,
     ScreenResponse,
     TemplateCreated,
     TemplateList,
@@ -208,6 +209,26 @@ def delete_template(
     else:
         actor = f"api_key:{caller.key_id}"
     return revoke_template(state, row_id, actor)
+
+
+@router.post("/keys/rotate", response_model=KeyRotationOut)
+def rotate_key(
+    state: State,
+    principal: Annotated[Principal, require(Permission.KEYS_ADMIN)],
+) -> KeyRotationOut:
+    """Re-encrypt every stored template under ``HASHWALL_LIKENESS_KEY`` (admin), in one
+    transaction with a ``key_rotated`` audit row each; 409 and nothing changed if a template
+    opens with none of the configured keys. Same as ``hashwall likeness rotate-key``."""
+    from hashwall.service.likeness.rotation import RotationError, rotate_templates
+
+    runtime = runtime_of(state)
+    runtime.require(CRYPTO_MODULES)
+    assert runtime.cache.keys is not None  # require() checked that a key is set
+    try:
+        report = rotate_templates(state.db, runtime.cache.keys, f"api_key:{principal.key_id}")
+    except RotationError as error:
+        raise ApiError(409, str(error), None) from None
+    return KeyRotationOut(rotated=report.rotated, already_current=report.already_current)
 
 
 @router.post("/screen", response_model=ScreenResponse)

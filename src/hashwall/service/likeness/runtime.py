@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from hashwall.service.errors import ApiError
 from hashwall.service.likeness.cache import TemplateCache
-from hashwall.service.likeness.keys import LikenessKeyError, service_key
+from hashwall.service.likeness.keys import LikenessKeyError, service_keyring
 from hashwall.store.likeness_models import LikenessTemplate
 
 if TYPE_CHECKING:
@@ -87,9 +87,9 @@ class LikenessRuntime:
 
     @classmethod
     def open(cls, settings: Settings, session: Session) -> LikenessRuntime:
-        key = service_key(settings)
+        keys = service_keyring(settings)
         if (
-            key is None
+            keys is None
             and session.scalars(
                 select(LikenessTemplate.id).where(LikenessTemplate.ciphertext.is_not(None))
             ).first()
@@ -100,7 +100,7 @@ class LikenessRuntime:
             )
         runtime = cls(
             settings,
-            TemplateCache(key),
+            TemplateCache(keys),
             RateLimiter(settings.likeness_rate_limit, settings.likeness_rate_window_seconds),
         )
         if runtime.ready(CRYPTO_MODULES):

@@ -54,3 +54,10 @@ class ScreenResponse(BaseModel):
     #: True when the content shows an enrolled person: a human reviews it (``matches``).
     match_for_review: bool
     matches: list[ScreenMatch]
+
+
+class KeyRotationOut(BaseModel):
+    #: Templates re-encrypted under the current key (one ``key_rotated`` audit row each).
+    rotated: int
+    #: Templates that already were under the current key (left as they were).
+    already_current: int
