@@ -71,7 +71,7 @@ def web(database_url: str, tmp_path: Path) -> Iterator[Web]:
 
 
 def test_pages_need_a_login(web: Web) -> None:
-    for url in ("/review/matches", "/review/banks", "/review/matches/1"):
+    for url in ("/review", "/review/matches", "/review/banks", "/review/matches/1"):
         response = web.client.get(url, follow_redirects=False)
         assert response.status_code == 303 and response.headers["location"] == "/review/login"
 
@@ -150,7 +150,7 @@ def test_logout_needs_the_token_and_clears_the_cookie(web: Web) -> None:
 def test_curator_manages_banks_but_not_queues(web: Web) -> None:
     web.login("curator")
     assert web.client.get("/review/banks").status_code == 200
-    for url in ("/review/matches",):
+    for url in ("/review/matches", "/review", "/review/requests/C-1"):
         page = web.client.get(url)
         assert page.status_code == 403 and "Your role (curator) may not use this page" in page.text
 
@@ -266,3 +266,122 @@ def test_match_claimed_by_another_reviewer_cannot_be_decided(web: Web) -> None:
         f"/review/matches/{review_id}/decision", data={"csrf": token, "decision": "maybe"}
     )
     assert invalid.status_code == 400
+
+
+# ---------------------------------------------------------------------- public form
+
+
+def _valid_form(token: str, **changes: str) -> dict[str, str]:
+    form = {
+        "csrf": token,
+        "requester_name": "Alex Example",
+        "contact_email": "alex@example.org",
+        "relation": "depicted_person",
+        "urls": "https://platform.example/p/1\n",
+        "catalog_ids": "",
+        "hashes": "",
+        "jurisdiction": "US",
+        "good_faith": "yes",
+        "signature": "Alex Example",
+        "description": "",
+    }
+    form.update(changes)
+    return {k: v for k, v in form.items() if v is not None}
+
+
+def _case_count(web: Web) -> int:
+    from hashwall.service.takedown import list_requests
+
+    state = web.client.app.state.hashwall  # type: ignore[attr-defined]
+    return len(list_requests(state))
+
+
+def test_form_shows_one_message_per_bad_field_keeps_values_stores_nothing(web: Web) -> None:
+    token = web.csrf("/takedown")
+    form = _valid_form(
+        token,
+        requester_name="Alex Example",
+        contact_email="not-an-email",
+        relation="authorised",
+        urls="ftp://elsewhere.example/x",
+        hashes="pdq",
+        jurisdiction="",
+        signature="Someone Else",
+        description="kept <b>as typed</b>",
+    )
+    del form["good_faith"]
+    page = web.client.post("/takedown", data=form)
+    assert page.status_code == 422
+    for field in ("contact_email", "urls", "hashes", "jurisdiction", "good_faith"):
+        assert f'id="{field}-error"' in page.text, field
+    assert page.text.count('class="field-error" id=') == 5
+    assert "is not an email address" in page.text
+    assert 'value="not-an-email"' in page.text and "Someone Else" in page.text
+    assert "kept &lt;b&gt;as typed&lt;/b&gt;" in page.text  # kept, and escaped
+    assert 'value="authorised" checked' in page.text
+    # The intake checks fields against each other once each field is valid on its own.
+    fixed = {**form, "contact_email": "alex@example.org", "urls": "https://p.example/1",
+             "hashes": "", "jurisdiction": "UK", "good_faith": "yes"}  # fmt: skip
+    again = web.client.post("/takedown", data=fixed)
+    assert again.status_code == 422
+    assert 'id="authority_description-error"' in again.text
+    assert "must be your full name exactly as in requester_name" in again.text
+    assert again.text.count('class="field-error" id=') == 2
+    assert _case_count(web) == 0
+
+
+def test_form_without_any_content_says_so(web: Web) -> None:
+    token = web.csrf("/takedown")
+    page = web.client.post("/takedown", data=_valid_form(token, urls=""))
+    assert page.status_code == 422 and 'id="content-error"' in page.text
+    assert _case_count(web) == 0
+
+
+def test_form_without_csrf_token_is_refused(web: Web) -> None:
+    token = web.csrf("/takedown")
+    form = _valid_form(token)
+    del form["csrf"]
+    assert web.client.post("/takedown", data=form).status_code == 403
+    web.client.cookies.clear()  # a cross-site POST: the strict cookie is not sent
+    assert web.client.post("/takedown", data=_valid_form(token)).status_code == 403
+    assert _case_count(web) == 0
+
+
+def test_valid_form_gives_a_receipt_and_the_case_reaches_the_queue(web: Web) -> None:
+    token = web.csrf("/takedown")
+    page = web.client.post("/takedown", data=_valid_form(token))
+    assert page.status_code == 200, page.text
+    case_id = re.search(r'id="case-number">([^<]+)<', page.text).group(1)  # type: ignore[union-attr]
+    assert "legal deadline, US" in page.text and _case_count(web) == 1
+    web.login("reviewer")
+    queue = web.client.get("/review")
+    assert queue.status_code == 200 and f'data-case="{case_id}"' in queue.text
+    case = web.client.get(f"/review/requests/{case_id}")
+    assert case.status_code == 200 and "Alex Example" in case.text
+    assert "Start review" in case.text and "Action it" not in case.text
+
+
+def test_case_decisions_audit_and_rejection_reason(web: Web) -> None:
+    token = web.csrf("/takedown")
+    page = web.client.post("/takedown", data=_valid_form(token))
+    case_id = re.search(r'id="case-number">([^<]+)<', page.text).group(1)  # type: ignore[union-attr]
+    web.login("reviewer")
+    url = f"/review/requests/{case_id}"
+    session_token = web.csrf(url)
+    forged = web.client.post(f"{url}/decision", data={"event": "start_review"})
+    assert forged.status_code == 403
+    started = web.client.post(f"{url}/decision", data={"csrf": session_token,
+                                                        "event": "start_review"})  # fmt: skip
+    assert started.status_code == 200 and '<dd id="case-state">under review</dd>' in started.text
+    no_reason = web.client.post(f"{url}/decision", data={"csrf": session_token, "event": "reject"})
+    assert no_reason.status_code == 409 and 'id="decision-error"' in no_reason.text
+    rejected = web.client.post(
+        f"{url}/decision",
+        data={"csrf": session_token, "event": "reject", "reason": "not on this platform"},
+    )
+    assert rejected.status_code == 200 and "not on this platform" in rejected.text
+    assert "case.start_review" in rejected.text and "reviewer:reviewer#" in rejected.text
+    notice = web.client.get(f"{url}/notice")
+    assert notice.status_code == 200 and notice.headers["content-type"].startswith("text/plain")
+    assert "not on this platform" in notice.text
+    assert web.client.get("/review/requests/C-19990101-NOPE0000").status_code == 404

@@ -1,0 +1,104 @@
+"""The public removal-request form, ``/takedown``: no account, CSRF-protected.
+
+Invalid input shows the form again with everything the person typed and one message next to
+each bad field, and stores nothing (the takedown backend validates the whole request before
+writing). Valid input shows the receipt: case number and deadline. The uploaded copy, if any,
+is passed to the backend in memory to be fingerprinted; it is never written here.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from starlette.datastructures import FormData, UploadFile
+
+from hashwall.cases.intake import GOOD_FAITH_STATEMENT, IntakeError, validate_request
+from hashwall.service.state import ServiceState
+from hashwall.service.takedown import TakedownReceipt, submit_request
+from hashwall.web.review import csrf, request_form
+from hashwall.web.review.access import STALE_FORM, service_state
+from hashwall.web.review.auth_routes import set_form_cookie
+from hashwall.web.review.pages import PageError, render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _form_page(
+    request: Request,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    settings = service_state(request).settings
+    token = csrf.token_for_page(settings.secret_key, request.cookies.get(csrf.COOKIE), time.time())
+    context = {
+        "title": "Ask us to remove an intimate image",
+        "user": None,
+        "csrf": token,
+        "values": values or request_form.form_values(FormData()),
+        "errors": errors or {},
+        "jurisdictions": request_form.JURISDICTIONS,
+        "statement": GOOD_FAITH_STATEMENT,
+    }
+    response = render("takedown_form.html", context, status)
+    set_form_cookie(response, settings, token)
+    return response
+
+
+@router.get("/takedown")
+async def takedown_form(request: Request) -> Response:
+    return _form_page(request)
+
+
+async def _upload(form: FormData, limit: int) -> tuple[bytes | None, str | None, str | None]:
+    """The uploaded copy (bytes, name) or an error; an empty file input means no upload."""
+    upload = form.get("upload")
+    if not isinstance(upload, UploadFile) or not (upload.filename or upload.size):
+        return None, None, None
+    data = await upload.read(limit + 1)
+    if len(data) > limit:
+        return None, None, f"The file is larger than the {limit // (1024 * 1024)} MB limit."
+    return data, upload.filename or None, None
+
+
+def _submit(
+    state: ServiceState, parsed: request_form.ParsedForm, upload: bytes | None, name: str | None
+) -> TakedownReceipt | dict[str, str]:
+    """The receipt, or ``{field: message}`` for the form (nothing stored in that case)."""
+    errors = dict(parsed.errors)
+    try:
+        if errors:  # our own problems first; the intake still names every other bad field
+            validate_request(parsed.request, datetime.now(UTC))
+        else:
+            return submit_request(state, parsed.request, upload=upload, upload_name=name)
+    except IntakeError as error:
+        for field, message in request_form.field_errors(error.errors).items():
+            errors.setdefault(field, message)
+    if "hashes" in errors:  # the hashes were given, just malformed
+        errors.pop("content", None)
+    return errors
+
+
+@router.post("/takedown")
+async def takedown_submit(request: Request) -> Response:
+    state = service_state(request)
+    form = await request.form()
+    submitted = str(form.get(csrf.FIELD) or "")
+    if not csrf.check(
+        state.settings.secret_key, request.cookies.get(csrf.COOKIE), submitted, time.time()
+    ):
+        raise PageError(403, STALE_FORM)
+    parsed = request_form.parse(form, datetime.now(UTC))
+    upload, name, upload_error = await _upload(form, state.settings.max_upload_bytes)
+    if upload_error:
+        parsed.errors["upload"] = upload_error
+    outcome = await run_in_threadpool(_submit, state, parsed, upload, name)
+    if isinstance(outcome, dict):
+        return _form_page(request, parsed.values, outcome, 422)
+    context = {"title": "Request received", "user": None, "receipt": outcome}
+    return render("takedown_receipt.html", context)
