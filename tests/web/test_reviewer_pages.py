@@ -380,8 +380,25 @@ def test_case_decisions_audit_and_rejection_reason(web: Web) -> None:
         data={"csrf": session_token, "event": "reject", "reason": "not on this platform"},
     )
     assert rejected.status_code == 200 and "not on this platform" in rejected.text
-    assert "case.start_review" in rejected.text and "reviewer:reviewer#" in rejected.text
+    assert "case.start_review" in rejected.text and "reviewer:reviewer" in rejected.text
     notice = web.client.get(f"{url}/notice")
     assert notice.status_code == 200 and notice.headers["content-type"].startswith("text/plain")
     assert "not on this platform" in notice.text
     assert web.client.get("/review/requests/C-19990101-NOPE0000").status_code == 404
+
+
+def test_form_shares_the_intake_rate_limit(database_url: str, tmp_path: Path) -> None:
+    settings = Settings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        secret_key=SECRET,
+        takedown_requests_per_ip_hour=2,
+    )
+    with TestClient(create_app(settings)) as client:
+        web = Web(client, {})
+        token = web.csrf("/takedown")
+        for _ in range(2):
+            assert client.post("/takedown", data=_valid_form(token, urls="")).status_code == 422
+        limited = client.post("/takedown", data=_valid_form(token))
+        assert limited.status_code == 429 and "Too many requests" in limited.text
+        assert int(limited.headers["retry-after"]) > 0 and _case_count(web) == 0

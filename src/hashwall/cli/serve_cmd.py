@@ -38,7 +38,7 @@ def serve_command(
     finally:
         db.dispose()
     uvicorn.run(
-        "hashwall.service.app:create_app_from_env",
+        "hashwall.web.app:create_app_from_env",
         factory=True,
         host=host,
         port=port,

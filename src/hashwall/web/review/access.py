@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from hashwall.service.auth import Permission, Principal
+from hashwall.service.routes.takedown import actor_of
 from hashwall.service.state import ServiceState
 from hashwall.web.review import session as sessions
 from hashwall.web.review.pages import LoginRequired, PageError
@@ -38,9 +39,8 @@ class Reviewer:
 
     @property
     def actor(self) -> str:
-        """How this person appears in the audit log: role, key name and key id."""
-        p = self.principal
-        return f"{p.role.value}:{p.name or 'key'}#{p.key_id}"
+        """How this person appears in the audit log: as over the JSON API (role and key)."""
+        return actor_of(self.principal)
 
 
 def service_state(request: Request) -> ServiceState:

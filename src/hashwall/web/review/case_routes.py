@@ -32,7 +32,7 @@ from hashwall.web.review.pages import HEADERS, PageError, redirect, render
 
 router = APIRouter(include_in_schema=False)
 ReviewerDep = Annotated[Reviewer, Depends(needs(Permission.REVIEW))]
-CaseId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]
+CaseId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")]
 #: Cases that still need a reviewer: undecided, or decided but the requester not yet told.
 WORK_STATES = [
     CaseState.RECEIVED,

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
 from hashwall.cases.intake import GOOD_FAITH_STATEMENT, IntakeError, validate_request
+from hashwall.service.portal import Rule, Throttles
 from hashwall.service.state import ServiceState
 from hashwall.service.takedown import TakedownReceipt, submit_request
 from hashwall.web.review import csrf, request_form
@@ -84,6 +85,14 @@ def _submit(
     return errors
 
 
+def _rate_limited(state: ServiceState, client: str) -> int | None:
+    """Seconds to wait when this address sent too many requests (the JSON intake's own
+    ``takedown-ip`` counter, so the form is no way around the API's limit)."""
+    rule = Rule("takedown-ip", state.settings.takedown_requests_per_ip_hour, 3600, 3600)
+    lock = Throttles(state.db, state.settings.secret_key).reserve(rule, client)
+    return lock.retry_after if lock is not None else None
+
+
 @router.post("/takedown")
 async def takedown_submit(request: Request) -> Response:
     state = service_state(request)
@@ -94,6 +103,14 @@ async def takedown_submit(request: Request) -> Response:
     ):
         raise PageError(403, STALE_FORM)
     parsed = request_form.parse(form, datetime.now(UTC))
+    client = request.client.host if request.client else "unknown"
+    wait = await run_in_threadpool(_rate_limited, state, client)
+    if wait is not None:
+        minutes = max(1, round(wait / 60))
+        message = f"Too many requests from your network: please try again in {minutes} minutes."
+        response = _form_page(request, parsed.values, {"form": message}, 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     upload, name, upload_error = await _upload(form, state.settings.max_upload_bytes)
     if upload_error:
         parsed.errors["upload"] = upload_error
