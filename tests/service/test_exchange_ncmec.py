@@ -93,7 +93,7 @@ class FakeNCMEC:
                 f"<paging><next>{html.escape(f'/v2/entries?{urlencode(params)}')}</next></paging>"
             )
         xmlns = "https://hashsharing.ncmec.org/hashsharing/v2"
-        body = f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        body = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
         body += f'<queryResult xmlns="{xmlns}">{groups}{paging}</queryResult>'
         return 200, body
 
