@@ -1,4 +1,4 @@
-"""What one worker holds for likeness protection: templates in memory, models, rate limiter.
+"""What one worker holds for likeness protection: templates in memory, models, rate limit.
 
 Models load lazily (first screening request), through providers that tests replace with
 doubles (``classifier``, ``face_models``), so the positive screening path is tested without any
@@ -8,9 +8,6 @@ the likeness endpoints answer 503 and the rest of the service works as before.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.util import find_spec
@@ -22,6 +19,7 @@ from sqlalchemy.orm import Session
 from hashwall.service.errors import ApiError
 from hashwall.service.likeness.cache import TemplateCache
 from hashwall.service.likeness.keys import LikenessKeyError, service_keyring
+from hashwall.service.likeness.ratelimit import RateLimiter
 from hashwall.store.likeness_models import LikenessTemplate
 
 if TYPE_CHECKING:
@@ -47,31 +45,6 @@ def _default_face_models() -> FaceModels:
     from hashwall.likeness.models import default_face_models
 
     return default_face_models()
-
-
-class RateLimiter:
-    """Sliding window per API key, in this worker's memory.
-
-    With N workers a key can make up to N x the limit (document it; a reverse proxy can
-    enforce a global limit). Returns the seconds to wait when the key is over its limit.
-    """
-
-    def __init__(self, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        self._hits: dict[int, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def check(self, key_id: int, now: float | None = None) -> float | None:
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            hits = self._hits.setdefault(key_id, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return hits[0] + self.window - now
-            hits.append(now)
-            return None
 
 
 @dataclass

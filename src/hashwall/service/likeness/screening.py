@@ -63,8 +63,10 @@ def _save(upload: UploadFile, max_bytes: int) -> tuple[Path, str]:
     return path, digest.hexdigest()
 
 
-def check_rate(runtime: LikenessRuntime, key_id: int) -> None:
-    wait = runtime.limiter.check(key_id)
+def check_rate(state: ServiceState, runtime: LikenessRuntime, key_id: int) -> None:
+    """429 with Retry-After when ``key_id`` is over its screening limit (counted across all
+    workers in the database, see :mod:`.ratelimit`)."""
+    wait = runtime.limiter.check(state.db, key_id)
     if wait is not None:
         seconds = max(1, math.ceil(wait))
         raise ApiError(
@@ -84,7 +86,7 @@ def screen_upload(
     from hashwall.media import MediaError
 
     runtime.require(MODEL_MODULES)
-    check_rate(runtime, key_id)
+    check_rate(state, runtime, key_id)
     settings = state.settings
     path, sha256 = _save(upload, settings.max_upload_bytes)
     label = printable(upload.filename or "", 500) or "upload"
