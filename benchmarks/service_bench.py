@@ -1,31 +1,49 @@
-"""Benchmark the matching service on loopback: start-up with a large bank, match-by-hash load.
+"""Benchmark the matching service on loopback: start-up with a large bank, match-by-hash load,
+match-by-upload load, each next to a baseline measured in the same run.
 
-    python benchmarks/service_bench.py                         # 1M PDQ hashes, SQLite, 20 s load
+    python benchmarks/service_bench.py                         # 1M PDQ hashes, SQLite
     python benchmarks/service_bench.py --n 100000 --seconds 5  # quick run
-    python benchmarks/service_bench.py --database-url postgresql://postgres@127.0.0.1/test
+    python benchmarks/service_bench.py --database-url postgresql+psycopg://postgres@127.0.0.1/test
 
-Steps: (1) write N entries with one PDQ hash each straight into a fresh database (bulk
-INSERTs, timed separately; not the API path); (2) start ``hashwall serve`` and time until
-``/v1/health`` answers, i.e. migrations plus loading the index; (3) for ``--seconds``, run
-``--concurrency`` concurrent clients (asyncio + httpx, one process) posting
-``/v1/match/hashes`` with one query each - half near-duplicates of banked hashes (which must
-match), half random (which must not) - and report requests/s and latency percentiles.
+Steps:
 
-The load generator shares the machine with the server (2 cores here), so the figures are a
-floor for a server with its own cores. Everything runs on 127.0.0.1 only.
+1. write N entries with one PDQ hash each straight into a fresh database (bulk INSERTs, timed
+   separately; not the API path);
+2. the load generator's own ceiling: the same client against a trivial HTTP server (a fixed
+   200 answer, no framework) - the most this client can drive on this machine;
+3. start ``hashwall serve`` with one worker and time until a match request answers (migrations
+   plus loading the index), then stop it;
+4. start ``hashwall serve --workers W`` and, ``--repeat`` times each, load ``GET /v1/health``
+   (the framework's ceiling: no key, no body, no index) and ``POST /v1/match/hashes`` with one
+   query each - half near-duplicates of banked hashes (which must match, and so write match
+   records), half random (which must not); report the best run's requests/s, p50/p99 latency,
+   wrong answers, server and client CPU per request, and match/health as the ratio;
+5. ``--upload-seconds`` of ``POST /v1/match/upload`` with 1-megapixel JPEGs.
+
+The load generator is a separate process: raw HTTP/1.1 keep-alive connections on asyncio
+(uvloop when installed), pre-encoded requests, a closed loop of ``--concurrency`` connections.
+It shares the machine with the server (2 cores here), so figures are a floor for a server with
+its own cores; the CPU columns say where the cores went. Everything runs on 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
+import json
+import multiprocessing
 import os
+import resource
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -37,12 +55,16 @@ from hashwall.store import Bank, Entry, EntrySignal, create_database, upgrade
 
 SECRET = "benchmark-secret-0123456789abcdef"
 _CHUNK = 20_000
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# ---------------------------------------------------------------------- the bank
 
 
 def fill_bank(url: str, hashes: np.ndarray) -> tuple[str, float]:
@@ -60,40 +82,38 @@ def fill_bank(url: str, hashes: np.ndarray) -> tuple[str, float]:
     for start_row in range(0, len(hex_values), _CHUNK):
         chunk = range(start_row, min(start_row + _CHUNK, len(hex_values)))
         with db.session() as session:
+            session.execute(insert(Entry), [_entry_row(first_id + i, bank_id) for i in chunk])
             session.execute(
-                insert(Entry),
-                [
-                    {
-                        "id": first_id + i,
-                        "bank_id": bank_id,
-                        "state": "active",
-                        "content_type": "photo",
-                        "label": "",
-                        "source": "bench",
-                        "case_ref": "",
-                        "meta": {},
-                    }
-                    for i in chunk
-                ],
-            )
-            session.execute(
-                insert(EntrySignal),
-                [
-                    {
-                        "entry_id": first_id + i,
-                        "signal_type": "pdq",
-                        "variant": "original",
-                        "value": hex_values[i],
-                        "value_key": hex_values[i],
-                        "quality": 100,
-                    }
-                    for i in chunk
-                ],
+                insert(EntrySignal), [_signal_row(first_id + i, hex_values[i]) for i in chunk]
             )
     fill_seconds = time.perf_counter() - start
     _row, key = create_api_key(db, SECRET, Role.MATCHER, "bench")
     db.dispose()
     return key, fill_seconds
+
+
+def _entry_row(entry_id: int, bank_id: int) -> dict[str, object]:
+    return {
+        "id": entry_id,
+        "bank_id": bank_id,
+        "state": "active",
+        "content_type": "photo",
+        "label": "",
+        "source": "bench",
+        "case_ref": "",
+        "meta": {},
+    }
+
+
+def _signal_row(entry_id: int, value: str) -> dict[str, object]:
+    return {
+        "entry_id": entry_id,
+        "signal_type": "pdq",
+        "variant": "original",
+        "value": value,
+        "value_key": value,
+        "quality": 100,
+    }
 
 
 def near(hashes: np.ndarray, rng: np.random.Generator, count: int) -> list[str]:
@@ -111,104 +131,368 @@ def near(hashes: np.ndarray, rng: np.random.Generator, count: int) -> list[str]:
     return queries
 
 
-async def load(
-    url: str, key: str, queries: list[str], seconds: float, concurrency: int
-) -> dict[str, float]:
+# ---------------------------------------------------------------------- requests
+
+
+def http_request(
+    method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+) -> bytes:
+    """One pre-encoded HTTP/1.1 keep-alive request."""
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    if body or method == "POST":
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def match_requests(key: str, queries: list[str]) -> tuple[list[bytes], list[bool | None]]:
+    """Match-by-hash requests and whether each must match (even positions: near-duplicates)."""
+    headers = {"X-API-Key": key, "Content-Type": "application/json"}
+    requests = [
+        http_request(
+            "POST",
+            "/v1/match/hashes",
+            json.dumps({"queries": [{"signal_type": "pdq", "signal_value": q}]}).encode(),
+            headers,
+        )
+        for q in queries
+    ]
+    return requests, [i % 2 == 0 for i in range(len(queries))]
+
+
+def upload_requests(key: str, count: int, seed: int = 11) -> list[bytes]:
+    """``count`` different 1-megapixel JPEGs (1224 x 816) as multipart match uploads."""
+    from PIL import Image, ImageFilter
+
+    rng = np.random.default_rng(seed)
+    requests = []
+    for i in range(count):
+        noise = rng.integers(0, 256, (102, 153, 3), dtype=np.uint8)
+        picture = Image.fromarray(noise).resize((1224, 816), Image.Resampling.BICUBIC)
+        picture = picture.filter(ImageFilter.GaussianBlur(3))
+        jpeg = io.BytesIO()
+        picture.save(jpeg, "JPEG", quality=85)
+        boundary = f"hashwallbench{i}"
+        body = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="p{i}.jpg"'
+                "\r\nContent-Type: image/jpeg\r\n\r\n"
+            ).encode()
+            + jpeg.getvalue()
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+        headers = {"X-API-Key": key, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+        requests.append(http_request("POST", "/v1/match/upload", body, headers))
+    return requests
+
+
+# ---------------------------------------------------------------------- load generator
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+    wrong: int  # a match answer that disagrees with the expectation
+    errors: int  # non-200 answers
+    client_cpu_s: float
+    server_cpu_s: float = 0.0
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def cpu_us(self, seconds: float) -> float:
+        return 1e6 * seconds / max(self.requests, 1)
+
+    def line(self, name: str) -> str:
+        return (
+            f"{name}: {self.requests:,} requests, {self.rps:,.0f} req/s, p50 {self.p50_ms:.2f} ms, "
+            f"p99 {self.p99_ms:.2f} ms, wrong {self.wrong}, errors {self.errors}; CPU per request: "
+            f"server {self.cpu_us(self.server_cpu_s):.0f} us, "
+            f"client {self.cpu_us(self.client_cpu_s):.0f} us"
+        )
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lowered = head.lower()
+    at = lowered.find(b"content-length:")
+    if at < 0:
+        raise RuntimeError("response without content-length")
+    end = lowered.index(b"\r\n", at)
+    body = await reader.readexactly(int(lowered[at + 15 : end]))
+    return head, body
+
+
+async def _connection(
+    port: int,
+    requests: list[bytes],
+    expect: list[bool | None],
+    first: int,
+    step: int,
+    stop_at: float,
+    latencies: list[float],
+    counts: list[int],
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = first
+    try:
+        while (sent := time.perf_counter()) < stop_at:
+            writer.write(requests[i % len(requests)])
+            head, body = await _read_response(reader)
+            latencies.append(time.perf_counter() - sent)
+            if not head.startswith(b"HTTP/1.1 200"):
+                counts[1] += 1
+            else:
+                wanted = expect[i % len(expect)]
+                matched = b'"matched":true' in body or b'"matched": true' in body
+                if wanted is not None and matched != wanted:
+                    counts[0] += 1
+            i += step
+    finally:
+        writer.close()
+
+
+async def _drive(
+    port: int, requests: list[bytes], expect: list[bool | None], seconds: float, concurrency: int
+) -> LoadResult:
     latencies: list[float] = []
-    wrong = 0
-    stop_at = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+    counts = [0, 0]
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    stop_at = started + seconds
+    await asyncio.gather(
+        *(
+            _connection(port, requests, expect, k, concurrency, stop_at, latencies, counts)
+            for k in range(concurrency)
+        )
+    )
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    ms = np.asarray(latencies or [0.0]) * 1000
+    return LoadResult(
+        len(latencies),
+        elapsed,
+        float(np.percentile(ms, 50)),
+        float(np.percentile(ms, 99)),
+        counts[0],
+        counts[1],
+        (after.ru_utime + after.ru_stime) - (cpu.ru_utime + cpu.ru_stime),
+    )
 
-        async def worker(offset: int) -> None:
-            nonlocal wrong
-            i = offset
-            while time.perf_counter() < stop_at:
-                query = queries[i % len(queries)]
-                body = {"queries": [{"signal_type": "pdq", "signal_value": query}]}
-                sent = time.perf_counter()
-                response = await client.post(
-                    "/v1/match/hashes", json=body, headers={"X-API-Key": key}
+
+def _loadgen_process(
+    port: int,
+    requests: list[bytes],
+    expect: list[bool | None],
+    seconds: float,
+    concurrency: int,
+    out: multiprocessing.queues.Queue,  # type: ignore[type-arg]
+) -> None:
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # plain asyncio works, at a higher CPU cost per request
+        pass
+    out.put(asyncio.run(_drive(port, requests, expect, seconds, concurrency)))
+
+
+def run_load(
+    port: int,
+    requests: list[bytes],
+    expect: list[bool | None],
+    seconds: float,
+    concurrency: int,
+    server_pids: list[int],
+) -> LoadResult:
+    """Drive the server from a separate process; measure the server's CPU over the same span."""
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    process = context.Process(
+        target=_loadgen_process, args=(port, requests, expect, seconds, concurrency, out)
+    )
+    process.start()
+    before = cpu_seconds(server_pids)
+    result: LoadResult = out.get(timeout=seconds + 120)
+    result.server_cpu_s = cpu_seconds(server_pids) - before
+    process.join()
+    return result
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of processes (and their waited-for children), from /proc."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(v) for v in fields[11:13]) / _CLOCK_TICKS  # utime, stime
+    return total
+
+
+def descendants(pid: int) -> list[int]:
+    found = [pid]
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        found += descendants(int(child))
+    return found
+
+
+# ---------------------------------------------------------------------- servers
+
+
+def _trivial_server(port: int, ready: multiprocessing.synchronize.Event) -> None:
+    """A fixed 200 answer per request: the load generator's ceiling, no framework cost."""
+    answer = b'HTTP/1.1 200 OK\r\ncontent-length: 15\r\n\r\n{"status":"ok"}'
+
+    class Fixed(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport = transport
+            self.buffer = b""
+
+        def data_received(self, data: bytes) -> None:
+            self.buffer += data
+            while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+                self.buffer = self.buffer[end + 4 :]
+                self.transport.write(answer)  # type: ignore[attr-defined]
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Fixed, "127.0.0.1", port)
+        ready.set()
+        await server.serve_forever()
+
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    asyncio.run(serve())
+
+
+def generator_ceiling(seconds: float, concurrency: int) -> LoadResult:
+    context = multiprocessing.get_context("spawn")
+    port = free_port()
+    ready = context.Event()
+    server = context.Process(target=_trivial_server, args=(port, ready), daemon=True)
+    server.start()
+    ready.wait(30)
+    try:
+        request = http_request("GET", "/v1/health")
+        assert server.pid is not None
+        return run_load(port, [request], [None], seconds, concurrency, [server.pid])
+    finally:
+        server.terminate()
+        server.join()
+
+
+@contextmanager
+def serve(
+    url: str, workers: int, key: str, probe: bytes
+) -> Iterator[tuple[int, subprocess.Popen[bytes], float]]:
+    """``hashwall serve``; yields (port, process, seconds until a match request answered)."""
+    port = free_port()
+    env = {**os.environ, "HASHWALL_SECRET_KEY": SECRET, "HASHWALL_DATABASE_URL": url}
+    started = time.perf_counter()
+    command = [sys.executable, "-c", "from hashwall.cli.app import main; main()", "serve"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        body = json.loads(probe)
+        while True:
+            try:
+                response = httpx.post(
+                    f"http://127.0.0.1:{port}/v1/match/hashes",
+                    json=body,
+                    headers={"X-API-Key": key},
+                    timeout=1,
                 )
-                latencies.append(time.perf_counter() - sent)
-                matched = response.json()["results"][0]["matched"]
-                if matched != (i % len(queries) % 2 == 0):
-                    wrong += 1
-                i += concurrency
+                if response.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None:
+                raise SystemExit("the server exited during start-up")
+            time.sleep(0.05)
+        startup = time.perf_counter() - started
+        time.sleep(1.0 if workers > 1 else 0.2)  # let the other workers finish loading
+        yield port, server, startup
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(60)
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(k) for k in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    ms = np.asarray(latencies) * 1000
-    return {
-        "requests": len(latencies),
-        "rps": len(latencies) / elapsed,
-        "p50_ms": float(np.percentile(ms, 50)),
-        "p99_ms": float(np.percentile(ms, 99)),
-        "wrong": wrong,
-    }
+
+def best(results: list[LoadResult]) -> LoadResult:
+    return max(results, key=lambda r: r.rps)
+
+
+# ---------------------------------------------------------------------- main
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="PDQ hashes in the bank")
-    parser.add_argument("--seconds", type=float, default=20.0, help="load duration")
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each load run")
+    parser.add_argument("--repeat", type=int, default=3, help="load runs each; the best is shown")
+    parser.add_argument("--concurrency", type=int, default=16, help="client connections")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--upload-seconds", type=float, default=10.0, help="0: skip uploads")
     parser.add_argument("--database-url", default="", help="default: a temporary SQLite file")
     args = parser.parse_args()
+
+    print(f"machine: {os.cpu_count()} logical cores, load average {os.getloadavg()[0]:.2f}")
+    ceiling = best([generator_ceiling(args.seconds, args.concurrency) for _ in range(args.repeat)])
+    print(ceiling.line("load generator vs a trivial server (its ceiling)"))
 
     with tempfile.TemporaryDirectory(prefix="hashwall-bench-") as scratch:
         url = args.database_url or f"sqlite:///{Path(scratch) / 'bench.db'}"
         rng = np.random.default_rng(7)
         hashes = rng.integers(0, 256, (args.n, 32), dtype=np.uint8)
         key, fill_seconds = fill_bank(url, hashes)
-        print(f"bank: {args.n:,} PDQ hashes written in {fill_seconds:.1f} s")
+        print(f"bank: {args.n:,} PDQ hashes written in {fill_seconds:.1f} s ({url.split(':')[0]})")
+        requests, expect = match_requests(key, near(hashes, rng, 2000))
+        probe = requests[0].split(b"\r\n\r\n", 1)[1]
 
-        port = free_port()
-        env = {**os.environ, "HASHWALL_SECRET_KEY": SECRET, "HASHWALL_DATABASE_URL": url}
-        started = time.perf_counter()
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from hashwall.cli.app import main; main()",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                str(args.workers),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            while True:
-                try:
-                    if httpx.get(f"{base}/v1/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if server.poll() is not None:
-                    raise SystemExit("the server exited during start-up")
-                time.sleep(0.05)
-            startup = time.perf_counter() - started
-            # The first worker up answers health; wait for the index by matching once.
-            print(f"start-up (migrate + load index, {args.workers} worker(s)): {startup:.1f} s")
-            queries = near(hashes, rng, 2000)
-            result = asyncio.run(load(base, key, queries, args.seconds, args.concurrency))
+        with serve(url, 1, key, probe) as (_port, _server, startup):
             print(
-                f"match by hash: {result['requests']:,} requests, {result['rps']:,.0f} req/s, "
-                f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
-                f"wrong answers {result['wrong']}"
+                f"start-up, 1 worker (migrate + load index, until a match answers): {startup:.1f} s"
             )
-        finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait(30)
+
+        with serve(url, args.workers, key, probe) as (port, server, startup):
+            pids = descendants(server.pid)
+            print(
+                f"server: {args.workers} worker(s), start-up {startup:.1f} s, "
+                f"load average {os.getloadavg()[0]:.2f}"
+            )
+            health = [http_request("GET", "/v1/health")]
+            runs = {"health": [], "match": []}
+            for _ in range(args.repeat):
+                runs["health"].append(
+                    run_load(port, health, [None], args.seconds, args.concurrency, pids)
+                )
+                runs["match"].append(
+                    run_load(port, requests, expect, args.seconds, args.concurrency, pids)
+                )
+            h, m = best(runs["health"]), best(runs["match"])
+            print(h.line(f"GET /v1/health (framework ceiling), best of {args.repeat}"))
+            print(m.line(f"POST /v1/match/hashes, 1M-style load, best of {args.repeat}"))
+            print(
+                f"match / health: {m.rps / h.rps:.2f}x; "
+                f"match / generator ceiling: {m.rps / ceiling.rps:.2f}x"
+            )
+            print(f"all match runs (req/s): {', '.join(f'{r.rps:,.0f}' for r in runs['match'])}")
+            if args.upload_seconds > 0:
+                uploads = upload_requests(key, 16)
+                u = run_load(port, uploads, [False] * len(uploads), args.upload_seconds, 4, pids)
+                print(u.line("POST /v1/match/upload, 1 MP JPEG, 4 connections"))
+        print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
