@@ -68,4 +68,3 @@ class KeyRing:
         if opened.under_current_key:
             return None
         return self.seal(opened.template)
-

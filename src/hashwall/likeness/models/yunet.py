@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from hashwall.likeness.models.interfaces import DetectedFace, RGBImage
 from hashwall.likeness.models.resources import YUNET, locate
@@ -47,7 +49,7 @@ class YuNetDetector:
         """Faces in ``image``, highest confidence first, in the image's own pixel coordinates."""
         height, width = image.shape[:2]
         scale = min(1.0, self._max_side / max(height, width))
-        small = image
+        small: NDArray[np.integer[Any] | np.floating[Any]] = image
         if scale < 1.0:
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
             small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
