@@ -8,6 +8,7 @@ stored on invalid input, a receipt on valid input.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,10 +20,12 @@ import pytest
 pytest.importorskip("jinja2", reason="the server extra is not installed")
 
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from hashwall.service.settings import Settings
 from hashwall.web.app import create_app
 from hashwall.web.review import session as sessions
+from tests.conftest import textured_rgb
 from tests.service.conftest import SECRET, database_url, make_keys
 from tests.service.test_api_core import PDQ_A, flip
 
@@ -402,3 +405,19 @@ def test_form_shares_the_intake_rate_limit(database_url: str, tmp_path: Path) ->
         limited = client.post("/takedown", data=_valid_form(token))
         assert limited.status_code == 429 and "Too many requests" in limited.text
         assert int(limited.headers["retry-after"]) > 0 and _case_count(web) == 0
+
+
+def test_form_with_an_uploaded_copy_only(web: Web) -> None:
+    token = web.csrf("/takedown")
+    form = _valid_form(token, urls="")
+    not_media = web.client.post(
+        "/takedown", data=form, files={"upload": ("notes.txt", b"just text", "text/plain")}
+    )
+    assert not_media.status_code == 422 and 'id="upload-error"' in not_media.text
+    assert _case_count(web) == 0
+    picture = io.BytesIO()
+    Image.fromarray(textured_rgb(5)).save(picture, "PNG")
+    files = {"upload": ("synthetic.png", picture.getvalue(), "image/png")}
+    receipt = web.client.post("/takedown", data=form, files=files)
+    assert receipt.status_code == 200 and 'id="case-number">C-' in receipt.text
+    assert _case_count(web) == 1
