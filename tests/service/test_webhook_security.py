@@ -188,3 +188,14 @@ def test_production_refuses_private_webhook_urls(
         assert response.json()["error"]["field"] == "url"
     allowed = production.model_copy(update={"webhook_allow_private": True})
     assert allowed.webhooks_may_reach_private
+
+
+def test_longest_secret_is_stored_sealed(api: Api) -> None:
+    """The column (migration 0008) holds the sealed form of a 200-character secret."""
+    bank = api.create_bank()
+    secret = "s" * 200
+    body = {"url": "http://127.0.0.1:9/h", "secret": secret}
+    created = api.call("POST", f"/v1/banks/{bank['id']}/webhooks", json=body)
+    assert created.status_code == 201, created.text
+    (stored,) = stored_secrets(api.settings)
+    assert open_secret(api.settings, stored) == secret
