@@ -264,3 +264,13 @@ def test_cli_fetch_shares_the_checkpoint(api: Api, ncmec: FakeNCMEC) -> None:
     ncmec_env = "HASHWALL_NCMEC_CREDENTIALS"
     unset = runner.invoke(cli_app, command, env={ncmec_env: ""})
     assert unset.exit_code == 2 and ncmec_env in unset.output
+
+
+def test_a_retry_in_the_same_second_waits_for_pytx_window_rule() -> None:
+    from threatexchange.exchanges.impl.ncmec_api import NCMECCheckpoint, _NCMECPagingInfo
+
+    from hashwall.service.exchange.ncmec import _settle
+
+    end = int(time.time()) - 5  # the window that failed ended "now - 5 s", as pytx sets it
+    _settle(NCMECCheckpoint(end - 60, _NCMECPagingInfo("/v2/entries?start=3", end)))
+    assert int(time.time()) - 5 > end  # pytx's assertion on resuming holds

@@ -234,6 +234,9 @@ def test_unconfigured_bad_token_and_roles(
     assert fetch(api, bank, privacy_group=0).status_code == 422
     other = fetch(api, bank, privacy_group=GROUP + 1)
     assert other.status_code == 502 and "404" in other.text
+    monkeypatch.setenv("HASHWALL_THREATEXCHANGE_URL", "graph.example")
+    no_url = fetch(api, bank)
+    assert no_url.status_code == 409 and "not an http(s) URL" in no_url.text
     monkeypatch.setenv("HASHWALL_THREATEXCHANGE_PRIVACY_GROUP", "not-a-number")
     no_group = fetch(api, bank)
     assert no_group.status_code == 409 and "privacy group" in no_group.text

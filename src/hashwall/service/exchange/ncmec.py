@@ -226,10 +226,19 @@ def checkpoint(db: Database, bank_id: int, config: NCMECConfig) -> NCMECCheckpoi
         return _load(source_row(session, bank_id, config.origin).checkpoint)
 
 
+def _settle(mark: NCMECCheckpoint | None) -> None:
+    """pytx asserts that a window resumed mid-page ended before the new run's end (now - 5 s);
+    a retry in the same second as the failure of the last window waits for the next second."""
+    while mark and mark.paging_info and mark.paging_info.paging_end_ts >= int(time.time()) - 5:
+        time.sleep(0.05)
+
+
 def fetch_pages(db: Database, bank_id: int, config: NCMECConfig) -> Iterator[FetchedPage]:
     """Fetch everything changed since the stored checkpoint, one committed page at a time."""
     require_bank(db, bank_id)
-    deltas = _Exchange(config).fetch_iter([], checkpoint(db, bank_id, config))
+    mark = checkpoint(db, bank_id, config)
+    _settle(mark)
+    deltas = _Exchange(config).fetch_iter([], mark)
     for delta in upstream(deltas, "NCMEC", SOURCE):
         ignored: Counter[str] = Counter()
         updates = [u for u in delta.updates.values() if u is not None]

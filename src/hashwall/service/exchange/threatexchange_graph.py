@@ -108,7 +108,10 @@ def config_from_env(privacy_group: int | None = None) -> ThreatExchangeConfig:
         if not text.isdigit() or int(text) <= 0:
             raise _not_configured("no privacy group id (a positive number) set or given")
         privacy_group = int(text)
-    return ThreatExchangeConfig(token, privacy_group, settings.threatexchange_url.strip() or None)
+    url = settings.threatexchange_url.strip().rstrip("/")
+    if url and not url.startswith(("https://", "http://")):
+        raise _not_configured("HASHWALL_THREATEXCHANGE_URL is not an http(s) URL")
+    return ThreatExchangeConfig(token, privacy_group, url or None)
 
 
 def _opinions(record: FBThreatExchangeIndicatorRecord) -> list[dict[str, Any]]:
