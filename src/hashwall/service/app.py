@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = ServiceState.open(settings)
         state.tailer.start()
+        state.records.start()  # match-record writer (record_writer.py)
         background = Background(state)  # webhook sender, unfinished sweeps
         background.start()
         app.state.hashwall = state

@@ -13,6 +13,7 @@ from hashwall.service.catalog_index import CatalogIndex
 from hashwall.service.change_log import ChangeTailer, latest_change_id
 from hashwall.service.likeness.runtime import LikenessRuntime
 from hashwall.service.live_index import LiveIndex
+from hashwall.service.record_writer import RecordWriter
 from hashwall.service.settings import Settings
 from hashwall.store import ChangeKind, Database, create_database, upgrade
 
@@ -29,6 +30,10 @@ class ServiceState:
     catalog: CatalogIndex = field(default_factory=CatalogIndex)
     webhooks: WebhookWorker | None = None  # started by the app (actions.background)
     likeness: LikenessRuntime | None = None  # enrolled templates in memory (docs/likeness.md)
+    records: RecordWriter = field(init=False)  # match records, group-committed (started by the app)
+
+    def __post_init__(self) -> None:
+        self.records = RecordWriter(self)
 
     @classmethod
     def open(cls, settings: Settings) -> ServiceState:
@@ -57,6 +62,7 @@ class ServiceState:
         return cls(settings, db, index, tailer, catalog=catalog, likeness=likeness)
 
     def close(self) -> None:
+        self.records.stop()  # writes what is queued
         self.tailer.stop()
         self.db.dispose()
 

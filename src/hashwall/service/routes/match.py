@@ -1,43 +1,45 @@
-"""Match API: by hashes (single or batch) and by media upload; matches are recorded."""
+"""Match API: by hashes (single or batch) and by media upload; matches are recorded.
+
+Match by hash is the hot path (docs/service.md, "Performance"): it runs on the event loop,
+answers with JSON built from dicts, and hands its match records to the worker's
+:class:`~hashwall.service.record_writer.RecordWriter`, waiting for their commit.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 
 from hashwall.hashing.record import HashRecord
-from hashwall.service.actions.dispatch import REVIEW, actions_of, on_new_records
-from hashwall.service.actions.queries import query_key, signals_json
+from hashwall.service.actions.queries import query_key
 from hashwall.service.auth import Permission, Principal, require
 from hashwall.service.bank_match import Hit, MatchOutcome, Thresholds, match_record
 from hashwall.service.errors import ApiError, printable
 from hashwall.service.hash_input import record_from_hashes, record_from_object, record_from_value
 from hashwall.service.schemas import (
-    BankMatches,
     MatchHashesRequest,
-    MatchOut,
     MatchQuery,
     MatchResponse,
     MatchThresholds,
-    QueryResult,
 )
 from hashwall.service.state import ServiceState, get_state
 from hashwall.service.uploads import hash_upload
 from hashwall.signals import pdq, vpdq
-from hashwall.store import ChangeKind, MatchRecord
+from hashwall.store import MatchRecord
 
 router = APIRouter(prefix="/v1/match", tags=["match"])
 State = Annotated[ServiceState, Depends(get_state)]
 MAX_UPLOADS = 16
-
-
-def _bank_action(state: ServiceState, bank_id: int) -> str | None:
-    bank = state.index.banks.get(bank_id)
-    return bank.action if bank is not None else None
+#: Requests of at most this many plain hash values are matched on the event loop.
+INLINE_QUERIES = 4
+INLINE_HASH_CHARS = 200
 
 
 def _thresholds(body: MatchThresholds) -> Thresholds:
@@ -68,53 +70,77 @@ def _query_record(query: MatchQuery, field: str) -> HashRecord:
     return record_from_object(query.record, f"{field}.record")
 
 
-def _match_out(hit: Hit) -> MatchOut:
-    return MatchOut(
-        entry_id=hit.entry_id,
-        entry_state="active",
-        signal=hit.signal,
-        distance=hit.distance,
-        query_variant=hit.query_variant,
-        stored_variant=hit.stored_variant,
-        query_match_percent=hit.query_match_percent,
-        compared_match_percent=hit.compared_match_percent,
-    )
+def _match_json(hit: Hit) -> dict[str, object]:
+    """One :class:`MatchOut`, as a dict in its field order (see :func:`_encode`)."""
+    return {
+        "entry_id": hit.entry_id,
+        "entry_state": "active",
+        "signal": hit.signal,
+        "distance": hit.distance,
+        "query_variant": hit.query_variant,
+        "stored_variant": hit.stored_variant,
+        "query_match_percent": hit.query_match_percent,
+        "compared_match_percent": hit.compared_match_percent,
+    }
 
 
-def _group(hits: list[Hit]) -> list[BankMatches]:
-    groups: dict[int, BankMatches] = {}
+def _group(hits: list[Hit]) -> list[dict[str, object]]:
+    """Hits as :class:`BankMatches`, one per bank in the order the banks first appear."""
+    groups: dict[int, dict[str, object]] = {}
     for hit in hits:
         group = groups.get(hit.bank.id)
         if group is None:
-            group = groups[hit.bank.id] = BankMatches(
-                bank_id=hit.bank.id, bank=hit.bank.name, action=hit.bank.action, matches=[]
-            )
-        group.matches.append(_match_out(hit))
+            group = groups[hit.bank.id] = {
+                "bank_id": hit.bank.id,
+                "bank": hit.bank.name,
+                "action": hit.bank.action,
+                "matches": [],
+            }
+        matches = group["matches"]
+        assert isinstance(matches, list)
+        matches.append(_match_json(hit))
     return list(groups.values())
 
 
-def _respond(
-    state: ServiceState,
+def _result_json(
+    position: int, client_id: str | None, filename: str | None, outcome: MatchOutcome
+) -> dict[str, object]:
+    """One :class:`QueryResult` as a dict."""
+    return {
+        "query": position,
+        "id": client_id,
+        "filename": filename,
+        "matched": bool(outcome.matches),
+        "banks": _group(outcome.matches),
+        "negative": _group(outcome.negative),
+        "suppressed": outcome.suppressed,
+    }
+
+
+def _encode(body: dict[str, object]) -> Response:
+    """The answer as :class:`MatchResponse` JSON, built without pydantic.
+
+    Why: validating and serialising the response model cost more CPU than the match itself
+    on the hot path. The dicts above mirror the models field by field (the OpenAPI schema
+    still comes from ``response_model``); ``tests/service/test_match_fast.py`` validates
+    answers against :class:`MatchResponse` so the two cannot drift apart.
+    """
+    return Response(
+        json.dumps(body, separators=(",", ":"), allow_nan=False),
+        media_type="application/json",
+    )
+
+
+def _records_of(
     principal: Principal,
     kind: str,
+    request_id: str,
     labelled: Sequence[tuple[str | None, str | None, MatchOutcome]],
-    queries: Sequence[HashRecord] = (),
-) -> MatchResponse:
-    request_id = str(uuid.uuid4())
-    results = []
+    queries: Sequence[HashRecord],
+) -> list[MatchRecord]:
+    """A match record per reported match (``details["query"]`` is the query's position)."""
     records = []
     for position, (client_id, filename, outcome) in enumerate(labelled):
-        results.append(
-            QueryResult(
-                query=position,
-                id=client_id,
-                filename=filename,
-                matched=bool(outcome.matches),
-                banks=_group(outcome.matches),
-                negative=_group(outcome.negative),
-                suppressed=outcome.suppressed,
-            )
-        )
         label = (client_id or filename or f"query {position}")[:500]
         for hit in outcome.matches:
             details: dict[str, object] = {"query": position}
@@ -136,40 +162,73 @@ def _respond(
                     query_key=query_key(queries[position]) if queries else None,
                 )
             )
-    if records:
-        with state.db.session() as session:
-            session.add_all(records)
-            session.flush()
-            signals = {
-                r.id: signals_json(queries[r.details["query"]])
-                for r in records
-                if queries and REVIEW in actions_of(_bank_action(state, r.bank_id))
-            }
-            quarantined = on_new_records(state, session, records, signals)
-        for entry_id in quarantined:  # stops matching here before the caller hears back
-            state.publish(ChangeKind.ENTRY, entry_id)
-        state.actions_enqueued()
-    return MatchResponse(request_id=request_id, results=results)
+    return records
 
 
-@router.post("/hashes", response_model=MatchResponse)
-def match_hashes(
-    body: MatchHashesRequest,
-    state: State,
-    principal: Annotated[Principal, require(Permission.MATCH)],
-) -> MatchResponse:
-    """Match one or more items given by hash (pdq, md5, sha256, vpdq) against the banks."""
+def _answer(
+    principal: Principal,
+    kind: str,
+    labelled: Sequence[tuple[str | None, str | None, MatchOutcome]],
+    queries: Sequence[HashRecord],
+) -> tuple[dict[str, object], list[MatchRecord]]:
+    """The response body and the match records to store before it is sent."""
+    request_id = str(uuid.uuid4())
+    results = [
+        _result_json(position, client_id, filename, outcome)
+        for position, (client_id, filename, outcome) in enumerate(labelled)
+    ]
+    records = _records_of(principal, kind, request_id, labelled, queries)
+    return {"request_id": request_id, "results": results}, records
+
+
+def _is_small(body: MatchHashesRequest) -> bool:
+    """A few plain hash values: parsing and searching them (~40 us per PDQ search at 1M
+    hashes) costs less than a thread-pool hop, so they are matched on the event loop.
+    Batches, records (18 variants each) and videos go to the pool instead, so a big request
+    cannot stall the others."""
+    if len(body.queries) > INLINE_QUERIES:
+        return False
+    for query in body.queries:
+        if query.signal_value is not None:
+            text = len(query.signal_value)
+        elif query.hashes is not None:
+            text = sum(len(h.signal_value) for h in query.hashes)
+        else:
+            return False
+        if text > INLINE_HASH_CHARS:
+            return False
+    return True
+
+
+def _match_body(
+    state: ServiceState, body: MatchHashesRequest
+) -> tuple[list[HashRecord], list[MatchOutcome]]:
     thresholds = _thresholds(body)
     banks = _bank_filter(state, body.banks)
     records = [_query_record(q, f"body.queries.{i}") for i, q in enumerate(body.queries)]
-    outcomes = [match_record(state.index, r, thresholds, banks) for r in records]
-    return _respond(
-        state,
+    return records, [match_record(state.index, r, thresholds, banks) for r in records]
+
+
+@router.post("/hashes", response_model=MatchResponse)
+async def match_hashes(
+    body: MatchHashesRequest,
+    state: State,
+    principal: Annotated[Principal, require(Permission.MATCH)],
+) -> Response:
+    """Match one or more items given by hash (pdq, md5, sha256, vpdq) against the banks."""
+    if _is_small(body):
+        records, outcomes = _match_body(state, body)
+    else:
+        records, outcomes = await run_in_threadpool(_match_body, state, body)
+    answer, stored = _answer(
         principal,
         "hashes",
         [(q.id, None, o) for q, o in zip(body.queries, outcomes, strict=True)],
         records,
     )
+    if stored:  # group commit: answer once the records (and their actions) are stored
+        await asyncio.wrap_future(state.records.submit(stored, records))
+    return _encode(answer)
 
 
 @router.post("/upload", response_model=MatchResponse)
@@ -183,7 +242,7 @@ def match_upload(
     min_quality: Annotated[int | None, Form()] = None,
     min_query_match_percent: Annotated[float | None, Form()] = None,
     banks: Annotated[str | None, Form(description="Comma-separated bank names.")] = None,
-) -> MatchResponse:
+) -> Response:
     """Hash uploaded media server-side and match it; videos match by vPDQ frame percentages."""
     try:
         thresholds = _thresholds(
@@ -209,4 +268,7 @@ def match_upload(
         outcome = match_record(state.index, record, thresholds, bank_ids)
         labelled.append((None, printable(upload.filename or "", 500) or None, outcome))
         hashed.append(record)
-    return _respond(state, principal, "upload", labelled, hashed)
+    answer, stored = _answer(principal, "upload", labelled, hashed)
+    if stored:
+        state.records.submit(stored, hashed).result()
+    return _encode(answer)
