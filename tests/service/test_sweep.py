@@ -225,3 +225,29 @@ def test_entry_upload_sweeps(api: Api) -> None:
         hashes=[{"signal_type": "sha256", "signal_value": added.json()["signals"][-1]["value"]}],
     )
     assert item["sweep"]["new_matches"] == 0 and same["sweep"]["new_matches"] == 1
+
+
+def test_sweep_failed_in_a_running_worker_is_retried_without_restart(
+    api_factory: Callable[[Settings], Api],
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A sweep that failed in its request (a database error, say) is not left until the next
+    restart: the worker's sweep thread retries it once it is older than the retry period."""
+    api = api_factory(settings.model_copy(update={"sweep_retry_seconds": 0.3}))
+    add_item(api, "hosted", record=record(51, tmp_path, rotate))
+    bank = api.create_bank()
+
+    class DatabaseHiccup(Exception):
+        pass
+
+    def fail(_state: object, _job_id: int) -> None:
+        raise DatabaseHiccup
+
+    monkeypatch.setattr(imports_module, "run_job", fail)
+    with pytest.raises(DatabaseHiccup):
+        _import(api, bank["id"], [json.dumps(record(51, tmp_path))])
+    monkeypatch.undo()
+    wait_for(lambda: len(catalog_records(api)) == 1, 5)
+    assert _count_records(api) == 1

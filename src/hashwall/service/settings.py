@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     #: May webhooks call private, loopback or link-local addresses? Unset: yes in development
     #: (a receiver on the same machine), no in production (server-side request forgery).
     webhook_allow_private: bool | None = None
+    #: How often each worker retries sweep jobs still pending this long after they were made
+    #: (their in-request sweep failed); pending jobs from before a restart run at start.
+    sweep_retry_seconds: float = Field(default=60.0, gt=0, le=3600)
     #: How long a reviewer's claim on a review item holds before others may take it.
     review_claim_seconds: int = Field(default=900, ge=1)
     # Survivor portal (/portal, docs/portal.md).

@@ -21,6 +21,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -236,16 +237,16 @@ def new_job(session: Session, kind: SweepKind, target_id: int, api_key_id: int |
     return job
 
 
-def run_pending(state: ServiceState) -> int:
-    """Finish every pending job (left by a crash or a restart); returns how many ran."""
+def run_pending(state: ServiceState, *, older_than: timedelta | None = None) -> int:
+    """Finish pending jobs (left by a crash, a restart or a failed sweep); returns how many ran.
+
+    ``older_than`` skips jobs younger than that: a running worker retries only jobs whose own
+    request has clearly given up, instead of racing the request that is sweeping them now."""
+    query = select(SweepJob.id).where(SweepJob.status == SweepStatus.PENDING)
+    if older_than is not None:
+        query = query.where(SweepJob.created_at < utcnow() - older_than)
     with state.db.session() as session:
-        pending = list(
-            session.scalars(
-                select(SweepJob.id)
-                .where(SweepJob.status == SweepStatus.PENDING)
-                .order_by(SweepJob.id)
-            )
-        )
+        pending = list(session.scalars(query.order_by(SweepJob.id)))
     for job_id in pending:
         result = run_job(state, job_id)
         log.info("finished pending sweep job %d: %d new matches", job_id, result.new_matches)

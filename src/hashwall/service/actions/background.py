@@ -1,14 +1,17 @@
 """Background work of one worker process besides the change tailer.
 
-Started by the app after the index is loaded: the webhook sender, a one-off thread that
-finishes sweep jobs left pending by a crash or restart (so start-up is not held up by them),
-and the takedown thread (pending case sweeps, escalations, takedown calls; docs/takedown.md).
+Started by the app after the index is loaded: the webhook sender, the sweep thread (it
+finishes sweep jobs left pending by a crash or restart without holding up start-up, then
+retries, every ``sweep_retry_seconds``, jobs whose in-request sweep failed, e.g. on a database
+error), and the takedown thread (pending case sweeps, escalations, takedown calls;
+docs/takedown.md).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from hashwall.service.actions.webhooks import WebhookWorker
@@ -26,15 +29,23 @@ class Background:
         self.state = state
         self.webhooks = WebhookWorker(state.db, state.settings)
         self.takedown = TakedownWorker(state)
+        self._stop = threading.Event()
         self.resume = threading.Thread(
             target=self._resume_sweeps, name="hashwall-sweep-resume", daemon=True
         )
 
     def _resume_sweeps(self) -> None:
-        try:
-            run_pending(self.state)
-        except Exception:
-            log.exception("finishing pending sweep jobs failed; they run at the next start")
+        # At start every pending job is stale (its request died with the old process); later,
+        # only jobs older than a retry period, so a request's own sweep is never raced.
+        period = self.state.settings.sweep_retry_seconds
+        older_than: timedelta | None = None
+        while not self._stop.is_set():
+            try:
+                run_pending(self.state, older_than=older_than)
+            except Exception:
+                log.exception("finishing pending sweep jobs failed; retrying in %.0f s", period)
+            older_than = timedelta(seconds=period)
+            self._stop.wait(period)
 
     def start(self) -> None:
         self.state.webhooks = self.webhooks
@@ -43,6 +54,7 @@ class Background:
         self.takedown.start()
 
     def stop(self) -> None:
+        self._stop.set()
         self.resume.join(timeout=30)
         self.takedown.stop()
         self.webhooks.stop()
