@@ -124,3 +124,22 @@ def test_rejection_unblocks_the_hashes_and_needs_a_reason(api: Api) -> None:
         states = set(session.scalars(select(Entry.state).where(Entry.case_ref == receipt.case_id)))
     assert states == {EntryState.WITHDRAWN}
     assert "Not intimate." in decision_notice(state, receipt.case_id)
+
+
+def test_copy_registered_after_the_case_becomes_a_task_of_it(api: Api) -> None:
+    """A re-upload the platform registers after the request is still a copy to remove."""
+    from hashwall.service.takedown.sweep import task_late_copies
+
+    state = service_state(api)
+    receipt = submit_request(state, raw_request(), upload=png_bytes(7), upload_name="me.png")
+    assert receipt.tasks_created == 0
+    other = submit_request(state, raw_request(), upload=png_bytes(8), upload_name="other.png")
+    decide(state, other.case_id, "withdraw", actor="requester")
+    add_catalog_upload(api, "late-copy", jpeg_bytes(7, 50))
+    add_catalog_upload(api, "copy-of-withdrawn", jpeg_bytes(8, 50))
+    assert task_late_copies(state) == 1
+    assert task_late_copies(state) == 0  # once only
+    detail = get_request(state, receipt.case_id, actor="reviewer:ann")
+    assert [task.content_id for task in detail.tasks] == ["late-copy"]
+    assert "task.created" in [entry.action for entry in detail.timeline]
+    assert get_request(state, other.case_id, actor="reviewer:ann").tasks == []

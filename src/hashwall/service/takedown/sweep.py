@@ -7,11 +7,17 @@ turns the match records of the case's entries into tasks, one per catalog item (
 match wins), each with a ``task.created`` audit entry in the same transaction, and marks the
 case's takedown job done there too. Re-running a job (two workers, a restart) creates nothing
 twice: finished sweep jobs are skipped, and tasks are unique per (case, catalog item).
+
+Copies that reach the catalog *after* the case (a re-upload registered later, a bulk catalog
+import) are matched by the catalog sweep against the takedown bank like any item;
+:func:`task_late_copies`, run by the takedown thread each poll, turns those match records into
+tasks of the case that named the content, as long as the case is still live.
 """
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -20,7 +26,7 @@ from sqlalchemy.orm import Session
 from hashwall.service.sweep import run_job
 from hashwall.service.takedown.config import clock_for
 from hashwall.service.takedown.journal import audited, record
-from hashwall.store import MatchRecord
+from hashwall.store import Entry, MatchRecord
 from hashwall.store.catalog_models import CatalogItem, CatalogState
 from hashwall.store.takedown_models import (
     JobStatus,
@@ -36,6 +42,10 @@ log = logging.getLogger("hashwall.service.takedown")
 
 #: States in which found copies are still to be removed (tasks are sent once actioned).
 _RELEASED_STATES = frozenset({"actioned", "requester_notified", "closed"})
+#: States in which a copy found later still becomes a task of the case. Not closed ones (the
+#: takedown bank keeps blocking those uploads through the match API and the bank's own
+#: action), nor rejected or withdrawn ones (their entries no longer match).
+_LIVE_STATES = ("received", "under_review", "appealed", "actioned", "requester_notified")
 
 
 def _closest_matches(session: Session, entry_ids: list[int]) -> dict[int, MatchRecord]:
@@ -172,3 +182,53 @@ def run_pending_takedowns(state: ServiceState) -> int:
         created = run_takedown_job(state, job_id)
         log.info("finished pending takedown job %d: %d removal tasks", job_id, created)
     return len(pending)
+
+
+def _cases_with_untasked_copies(session: Session) -> list[int]:
+    """Ids of live cases whose takedown entries match a catalog item that has no task yet."""
+    tasked = (
+        select(RemovalTask.id)
+        .where(
+            RemovalTask.request_id == RemovalRequestRow.id,
+            RemovalTask.catalog_item_id == MatchRecord.catalog_item_id,
+        )
+        .exists()
+    )
+    query = (
+        select(RemovalRequestRow.id)
+        .join(Entry, Entry.case_ref == RemovalRequestRow.case_id)
+        .join(MatchRecord, MatchRecord.entry_id == Entry.id)
+        .join(CatalogItem, CatalogItem.id == MatchRecord.catalog_item_id)
+        .where(
+            RemovalRequestRow.state.in_(_LIVE_STATES),
+            Entry.source.like("takedown:%"),
+            CatalogItem.state == CatalogState.ACTIVE,
+            ~tasked,
+        )
+        .distinct()
+    )
+    return sorted(int(case_id) for case_id in session.scalars(query))
+
+
+def _task_case_copies(state: ServiceState, session: Session, *, case_row_id: int) -> int:
+    case = session.get(RemovalRequestRow, case_row_id)
+    assert case is not None
+    entry_ids = list(
+        session.scalars(
+            select(Entry.id).where(Entry.case_ref == case.case_id, Entry.source.like("takedown:%"))
+        )
+    )
+    return create_tasks(state, session, case, entry_ids)
+
+
+def task_late_copies(state: ServiceState) -> int:
+    """Create tasks for catalog copies matched after their case's own sweep; returns how many."""
+    with state.db.session() as session:
+        case_ids = _cases_with_untasked_copies(session)
+    created = 0
+    for case_row_id in case_ids:
+        created += audited(state, partial(_task_case_copies, state, case_row_id=case_row_id))
+    if created:
+        log.info("removal tasks for %d copies registered after their case", created)
+        wake_sender(state)
+    return created

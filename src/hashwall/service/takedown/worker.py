@@ -1,8 +1,9 @@
 """The takedown thread of one worker process (started by ``actions.background``).
 
 Each pass: finish takedown jobs left pending (at start, then every ``takedown_poll_seconds``,
-so a job whose request died with its worker is finished by any survivor), fire escalations
-that came due, and send due task and escalation calls. ``wake()`` makes it look at once, so a
+so a job whose request died with its worker is finished by any survivor), turn copies the
+catalog registered after their case into tasks, fire escalations that came due, and send due
+task and escalation calls. ``wake()`` makes it look at once, so a
 case actioned in this worker has its calls sent without waiting for the next poll.
 """
 
@@ -19,7 +20,7 @@ from hashwall.service.takedown.delivery import (
     send_due_escalations,
     send_due_tasks,
 )
-from hashwall.service.takedown.sweep import run_pending_takedowns
+from hashwall.service.takedown.sweep import run_pending_takedowns, task_late_copies
 
 if TYPE_CHECKING:
     from hashwall.service.state import ServiceState
@@ -42,6 +43,7 @@ class TakedownWorker:
         """One pass; returns how many calls were attempted."""
         if time.monotonic() >= self._next_sweep:
             run_pending_takedowns(self.state)
+            task_late_copies(self.state)
             fire_escalations(self.state)
             self._next_sweep = time.monotonic() + self.state.settings.takedown_poll_seconds
         return send_due_tasks(self.state) + send_due_escalations(self.state)
