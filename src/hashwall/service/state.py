@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastapi import Request
@@ -30,6 +31,8 @@ class ServiceState:
     catalog: CatalogIndex = field(default_factory=CatalogIndex)
     webhooks: WebhookWorker | None = None  # started by the app (actions.background)
     likeness: LikenessRuntime | None = None  # enrolled templates in memory (docs/likeness.md)
+    #: Wakes this worker's takedown sender (set while the takedown thread runs).
+    takedown_waker: Callable[[], None] | None = None
     records: RecordWriter = field(init=False)  # match records, group-committed (started by the app)
 
     def __post_init__(self) -> None:

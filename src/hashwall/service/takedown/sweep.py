@@ -163,9 +163,8 @@ def run_takedown_job(state: ServiceState, job_id: int) -> int:
 
 def wake_sender(state: ServiceState) -> None:
     """Ask this worker's takedown sender to look for due calls now."""
-    waker = getattr(state, "takedown_waker", None)
-    if callable(waker):
-        waker()
+    if state.takedown_waker is not None:
+        state.takedown_waker()
 
 
 def run_pending_takedowns(state: ServiceState) -> int:

@@ -62,7 +62,7 @@ class TakedownWorker:
                 self._wake.clear()
 
     def start(self) -> None:
-        setattr(self.state, "takedown_waker", self.wake)  # noqa: B010  (read by sweep.wake_sender)
+        self.state.takedown_waker = self.wake  # read by sweep.wake_sender
         self._thread = threading.Thread(target=self._run, name="hashwall-takedown", daemon=True)
         self._thread.start()
 
@@ -71,4 +71,4 @@ class TakedownWorker:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=15)
-        setattr(self.state, "takedown_waker", None)  # noqa: B010
+        self.state.takedown_waker = None
