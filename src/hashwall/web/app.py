@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from hashwall.service.app import create_app as create_service_app
 from hashwall.service.settings import Settings
+from hashwall.web.notices import router as notices_router
 from hashwall.web.review import router as review_router
 from hashwall.web.review.pages import install_page_handlers
 
@@ -19,6 +20,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service_app(settings)
     install_page_handlers(app)
     app.include_router(review_router)
+    app.include_router(notices_router)
     return app
 
 
