@@ -49,6 +49,14 @@ def host_problems(case: CaseFile) -> dict[int, str]:
     return problems
 
 
+def case_problems(case: CaseFile) -> list[str]:
+    """Why an uploaded case gives no notices, one line per field (empty when it does)."""
+    problems = [f"hosts.{index}: {text}" for index, text in host_problems(case).items()]
+    if not case.signature:
+        problems.insert(0, "signature: is missing: add your typed full name to sign the notices")
+    return problems
+
+
 def _stem(host: Host) -> str:
     """The host part of its notices' file names (``Notice.stem`` without the form)."""
     return Notice(NoticeForm.DSA, host.name, None, "", "").stem.removesuffix("-dsa")

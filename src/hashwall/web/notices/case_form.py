@@ -66,6 +66,7 @@ LABELS = {
     "contact": "The host's contact address",
     "urls": "The URLs",
 }
+AUTHORITY_REQUIRED = "Your authority is required when you act for someone else."
 JURISDICTIONS = [
     (Jurisdiction.US.value, "United States"),
     (Jurisdiction.EU.value, "European Union"),
@@ -165,6 +166,11 @@ def parse(form: FormData, today: date) -> ParsedCase:
     errors: dict[str, str] = {"hashes": hashes.error} if hashes.error else {}
     if not blocks:
         errors["hosts"] = "Add at least one host: its name, where it is based and the URLs."
+    if values["relation"] == "authorised" and not values["authority"].strip():
+        # The model checks this only once every field is valid; say it at the same time.
+        errors["authority"] = AUTHORITY_REQUIRED
+    if not values["signature"].strip():  # optional in a case file, but notices need it
+        errors["signature"] = "Your typed signature is required: it signs the notices."
     try:
         case = CaseFile.model_validate(raw)
     except ValidationError as error:
@@ -184,7 +190,7 @@ def _field_error(item: Any, blocks: list[int], hash_lines: list[int]) -> tuple[s
     elif item["type"] == "too_short" and loc[-1] == "urls":
         message = "needs at least one URL"
     if not loc:  # the model's own check: authority with relation authorised
-        return "authority", "Your authority is required when you act for someone else."
+        return "authority", AUTHORITY_REQUIRED
     if loc[0] == "requester" and len(loc) > 1:
         return f"requester_{loc[1]}", _sentence(f"requester_{loc[1]}", message)
     if loc[0] == "hashes" and len(loc) > 1 and loc[1].isdigit():

@@ -74,7 +74,7 @@ async def notices_upload(request: Request) -> Response:
     except CaseTextError as error:
         message = "This case file cannot be used. Fix it (or use the form) and upload it again:"
         return views.start_page(request, None, {"case_file": message}, error.problems, 422)
-    problems = [f"hosts.{i}: {p}" for i, p in bundle.host_problems(case.case).items()]
+    problems = bundle.case_problems(case.case)
     try:
         chain = parse_chain(audit_upload[0]) if audit_upload else EMPTY
         chain = await run_in_threadpool(_generated, case, chain) if not problems else chain
@@ -108,8 +108,6 @@ async def notices_form(request: Request) -> Response:
     if parsed.case is not None:
         for index, problem in bundle.host_problems(parsed.case).items():
             errors.setdefault(f"hosts-{parsed.host_fields[index]}-forms", problem + ".")
-        if not parsed.case.signature:
-            errors["signature"] = "Your typed signature is required: it signs the notices."
     if parsed.case is None or errors:
         return views.start_page(request, parsed.values, errors, None, 422)
     case = CaseText(parsed.case, file_name(None, parsed.case.case_id))
