@@ -347,6 +347,22 @@ def test_bad_form_fields_each_get_a_message_and_the_input_is_kept(web: Web) -> N
     assert 'aria-invalid="true" aria-describedby="requester_email-error"' in page.text
 
 
+def test_a_bad_case_reference_says_which_characters_are_allowed(web: Web) -> None:
+    page = web.form(valid_form(case_id="my case"))
+    expected = "The case reference may use only letters, digits, '.', '_' and '-'."
+    assert errors(page)["case_id"] == expected
+
+
+def test_a_json_case_file_comes_back_as_json(web: Web) -> None:
+    case = yaml.safe_load(SAMPLE.read_text())
+    page = web.upload(json.dumps(case).encode(), "alex.json")
+    assert page.status_code == 200, page.text
+    back = web.download(page, "alex.json")
+    assert back.headers["content-type"].startswith("application/json")
+    assert json.loads(back.text) == case
+    assert web.download(page, "alex.json.audit.jsonl").status_code == 200
+
+
 def test_a_form_without_hosts_or_with_a_bad_hash_line_says_so(web: Web) -> None:
     empty = {
         f"hosts-{i}-{f}": "" for i in range(3) for f in ("name", "contact", "jurisdiction", "urls")

@@ -187,6 +187,8 @@ def _field_error(item: Any, blocks: list[int], hash_lines: list[int]) -> tuple[s
     message = str(item["msg"]).removeprefix("Value error, ")
     if item["type"] in ("missing", "string_too_short"):
         message = "is required"
+    elif item["type"] == "string_pattern_mismatch":
+        message = "may use only letters, digits, '.', '_' and '-'"
     elif item["type"] == "too_short" and loc[-1] == "urls":
         message = "needs at least one URL"
     if not loc:  # the model's own check: authority with relation authorised
@@ -209,6 +211,6 @@ def _host_error(block: int, loc: list[str], message: str) -> tuple[str, str]:
 
 def _sentence(field: str, message: str) -> str:
     """``is required`` reads oddly on its own next to a field: say which one."""
-    if message.startswith(("is ", "must ", "needs ")) and field in LABELS:
+    if message.startswith(("is ", "must ", "needs ", "may ")) and field in LABELS:
         return f"{LABELS[field]} {message}."
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
