@@ -195,6 +195,7 @@ class LoadResult:
     seconds: float
     p50_ms: float
     p99_ms: float
+    p99_matched_ms: float  # requests expected to match (their records are written first)
     wrong: int  # a match answer that disagrees with the expectation
     errors: int  # non-200 answers
     client_cpu_s: float
@@ -210,7 +211,7 @@ class LoadResult:
     def line(self, name: str) -> str:
         return (
             f"{name}: {self.requests:,} requests, {self.rps:,.0f} req/s, p50 {self.p50_ms:.2f} ms, "
-            f"p99 {self.p99_ms:.2f} ms, wrong {self.wrong}, errors {self.errors}; CPU per request: "
+            f"p99 {self.p99_ms:.2f} ms (matching requests {self.p99_matched_ms:.2f} ms), wrong {self.wrong}, errors {self.errors}; CPU per request: "
             f"server {self.cpu_us(self.server_cpu_s):.0f} us, "
             f"client {self.cpu_us(self.client_cpu_s):.0f} us"
         )
@@ -235,6 +236,7 @@ async def _connection(
     step: int,
     stop_at: float,
     latencies: list[float],
+    matching: list[bool],
     counts: list[int],
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -244,6 +246,7 @@ async def _connection(
             writer.write(requests[i % len(requests)])
             head, body = await _read_response(reader)
             latencies.append(time.perf_counter() - sent)
+            matching.append(expect[i % len(expect)] is True)
             if not head.startswith(b"HTTP/1.1 200"):
                 counts[1] += 1
             else:
@@ -251,7 +254,7 @@ async def _connection(
                 matched = b'"matched":true' in body or b'"matched": true' in body
                 if wanted is not None and matched != wanted:
                     counts[0] += 1
-            i += step
+            i += step if step % 2 else step + 1  # odd: each connection alternates the mix
     finally:
         writer.close()
 
@@ -260,24 +263,29 @@ async def _drive(
     port: int, requests: list[bytes], expect: list[bool | None], seconds: float, concurrency: int
 ) -> LoadResult:
     latencies: list[float] = []
+    matching: list[bool] = []
     counts = [0, 0]
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     stop_at = started + seconds
     await asyncio.gather(
         *(
-            _connection(port, requests, expect, k, concurrency, stop_at, latencies, counts)
+            _connection(
+                port, requests, expect, k, concurrency, stop_at, latencies, matching, counts
+            )
             for k in range(concurrency)
         )
     )
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)
     ms = np.asarray(latencies or [0.0]) * 1000
+    matched_ms = ms[np.asarray(matching, dtype=bool)] if any(matching) else ms
     return LoadResult(
         len(latencies),
         elapsed,
         float(np.percentile(ms, 50)),
         float(np.percentile(ms, 99)),
+        float(np.percentile(matched_ms, 99)),
         counts[0],
         counts[1],
         (after.ru_utime + after.ru_stime) - (cpu.ru_utime + cpu.ru_stime),
@@ -393,7 +401,7 @@ def generator_ceiling(seconds: float, concurrency: int) -> LoadResult:
 
 @contextmanager
 def serve(
-    url: str, workers: int, key: str, probe: bytes
+    url: str, workers: int, key: str, probe: bytes, access_log: bool = False
 ) -> Iterator[tuple[int, subprocess.Popen[bytes], float]]:
     """``hashwall serve``; yields (port, process, seconds until a match request answered)."""
     port = free_port()
@@ -401,6 +409,7 @@ def serve(
     started = time.perf_counter()
     command = [sys.executable, "-c", "from hashwall.cli.app import main; main()", "serve"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    command += ["--access-log" if access_log else "--no-access-log"]
     server = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -444,6 +453,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="client connections")
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--upload-seconds", type=float, default=10.0, help="0: skip uploads")
+    parser.add_argument(
+        "--access-log", action="store_true", help="keep uvicorn's per-request log line on"
+    )
     parser.add_argument("--database-url", default="", help="default: a temporary SQLite file")
     args = parser.parse_args()
 
@@ -465,7 +477,7 @@ def main() -> None:
                 f"start-up, 1 worker (migrate + load index, until a match answers): {startup:.1f} s"
             )
 
-        with serve(url, args.workers, key, probe) as (port, server, startup):
+        with serve(url, args.workers, key, probe, args.access_log) as (port, server, startup):
             pids = descendants(server.pid)
             print(
                 f"server: {args.workers} worker(s), start-up {startup:.1f} s, "

@@ -18,6 +18,13 @@ def serve_command(
     workers: Annotated[
         int, typer.Option(help="Worker processes; they stay consistent via the change log.", min=1)
     ] = 1,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="A log line per request; off saves ~10 % CPU when a proxy logs requests.",
+        ),
+    ] = True,
 ) -> None:
     """Serve the matching API (OpenAPI docs at /docs). Migrates the database first.
 
@@ -45,5 +52,5 @@ def serve_command(
         workers=workers,
         log_level="info",
         # Request lines carry no keys (keys travel in headers), but keep access logs terse.
-        access_log=True,
+        access_log=access_log,
     )

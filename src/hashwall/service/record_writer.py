@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from hashwall.hashing.record import HashRecord
-from hashwall.service.actions.dispatch import REVIEW, actions_of, on_new_records
+from hashwall.service.actions.dispatch import REVIEW, WEBHOOK, actions_of, on_new_records
 from hashwall.service.actions.queries import signals_json
 from hashwall.service.errors import ApiError
 from hashwall.store import ChangeKind, MatchRecord
@@ -56,26 +56,34 @@ class PendingWrite:
     done: Future[None] = field(default_factory=Future)
 
 
-def write_records(state: ServiceState, pending: Sequence[PendingWrite]) -> list[int]:
+@dataclass(frozen=True)
+class Written:
+    quarantined: list[int]  # entries flood quarantine took out of matching (committed)
+    webhooks: bool  # whether a bank of these records calls webhooks (deliveries may be due)
+
+
+def write_records(state: ServiceState, pending: Sequence[PendingWrite]) -> Written:
     """Store the records of several requests and their actions in one transaction.
 
-    Returns the entries that flood quarantine took out of matching (already committed);
-    the caller must publish them before any of these requests answers.
+    The caller must publish the quarantined entries before any of these requests answers.
     """
     records = [record for write in pending for record in write.records]
     if not records:
-        return []
+        return Written([], False)
+    actions = {}
+    for bank_id in {record.bank_id for record in records}:
+        bank = state.index.banks.get(bank_id)
+        actions[bank_id] = actions_of(bank.action if bank is not None else None)
     with state.db.session() as session:
         session.add_all(records)
         session.flush()
         signals = {}
         for write in pending:
             for record in write.records:
-                bank = state.index.banks.get(record.bank_id)
-                if write.queries and REVIEW in actions_of(bank.action if bank else None):
+                if write.queries and REVIEW in actions[record.bank_id]:
                     signals[record.id] = signals_json(write.queries[record.details["query"]])
         quarantined = on_new_records(state, session, records, signals)
-    return quarantined
+    return Written(quarantined, any(WEBHOOK in wanted for wanted in actions.values()))
 
 
 class RecordWriter:
@@ -136,7 +144,7 @@ class RecordWriter:
 
     def _write(self, batch: list[PendingWrite]) -> None:
         try:
-            quarantined = write_records(self.state, batch)
+            written = write_records(self.state, batch)
         except Exception:
             if len(batch) > 1:
                 log.warning("a batch of match records failed; retrying request by request")
@@ -146,16 +154,17 @@ class RecordWriter:
             log.exception("storing match records failed")
             _resolve(batch[0].done, RuntimeError("the match records could not be stored"))
             return
-        self._finish(batch, quarantined)
+        self._finish(batch, written)
 
-    def _finish(self, batch: list[PendingWrite], quarantined: list[int]) -> None:
+    def _finish(self, batch: list[PendingWrite], written: Written) -> None:
         """Make the committed batch visible here, then release the waiting requests."""
         self.batches += 1
         self.requests += len(batch)
         try:
-            for entry_id in quarantined:  # stops matching here before the callers hear back
+            for entry_id in written.quarantined:  # stops matching here before callers hear
                 self.state.publish(ChangeKind.ENTRY, entry_id)
-            self.state.actions_enqueued()
+            if written.webhooks:  # waking the sender costs it a query: only when useful
+                self.state.actions_enqueued()
         except Exception:  # committed: the change-log tailer applies it within a poll
             log.exception("applying a flood quarantine to this worker's index failed")
         for write in batch:

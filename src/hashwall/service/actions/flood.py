@@ -11,12 +11,13 @@ not undone by the very matches that were just reviewed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import distinct, func, or_, select
+from sqlalchemy import bindparam, distinct, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from hashwall.store import Bank, Change, ChangeKind, Entry, EntryState, MatchRecord
 from hashwall.store.action_models import EntryQuarantine
@@ -28,37 +29,65 @@ if TYPE_CHECKING:
 WINDOW = timedelta(hours=1)
 
 
-def distinct_items_in_window(session: Session, entry_id: int) -> int:
-    last_decision = (
-        select(func.max(EntryQuarantine.decided_at))
-        .where(EntryQuarantine.entry_id == entry_id)
-        .scalar_subquery()
-    )
-    query = select(func.count(distinct(MatchRecord.query_key))).where(
-        MatchRecord.entry_id == entry_id,
+#: Entries per query (IN-list) when counting a batch.
+_CHUNK = 500
+_IDS: BindParameter[list[int]] = bindparam("ids", expanding=True)
+_LAST_DECISION = (
+    select(func.max(EntryQuarantine.decided_at))
+    .where(EntryQuarantine.entry_id == MatchRecord.entry_id)
+    .correlate(MatchRecord)
+    .scalar_subquery()
+)
+# Built once: the match-record writer runs these for every batch it commits.
+_COUNTS = (
+    select(MatchRecord.entry_id, func.count(distinct(MatchRecord.query_key)))
+    .where(
+        MatchRecord.entry_id.in_(_IDS),
         MatchRecord.query_key.is_not(None),
-        MatchRecord.created_at >= utcnow() - WINDOW,
-        or_(last_decision.is_(None), MatchRecord.created_at > last_decision),
+        MatchRecord.created_at >= bindparam("since"),
+        or_(_LAST_DECISION.is_(None), MatchRecord.created_at > _LAST_DECISION),
     )
-    return int(session.scalar(query) or 0)
+    .group_by(MatchRecord.entry_id)
+)
+_ACTIVE = select(Entry.id, Entry.bank_id).where(
+    Entry.id.in_(_IDS), Entry.state == EntryState.ACTIVE
+)
+
+
+def distinct_items_in_window(session: Session, entry_ids: Sequence[int]) -> dict[int, int]:
+    """Distinct items that matched each entry in the last hour (entries with none are left
+    out), since the entry's last quarantine decision; one query per 500 entries, because the
+    match-record writer checks a whole batch of requests at once."""
+    since = utcnow() - WINDOW
+    counts: dict[int, int] = {}
+    for start in range(0, len(entry_ids), _CHUNK):
+        chunk = list(entry_ids[start : start + _CHUNK])
+        rows = session.execute(_COUNTS, {"ids": chunk, "since": since})
+        counts.update((entry_id, int(count)) for entry_id, count in rows)
+    return counts
 
 
 def check_flood(
     state: ServiceState, session: Session, entry_ids: Iterable[int], banks: Mapping[int, Bank]
 ) -> list[int]:
     """Quarantine the given entries that crossed their threshold; returns their ids."""
+    ids = sorted(set(entry_ids))
+    active: dict[int, int] = {}  # entry id -> bank id
+    for start in range(0, len(ids), _CHUNK):
+        rows = session.execute(_ACTIVE, {"ids": ids[start : start + _CHUNK]})
+        active.update((entry_id, bank_id) for entry_id, bank_id in rows)
+    counts = distinct_items_in_window(session, sorted(active))
     quarantined = []
-    for entry_id in sorted(set(entry_ids)):
-        entry = session.get(Entry, entry_id)
-        if entry is None or entry.state is not EntryState.ACTIVE:
-            continue
-        bank = banks.get(entry.bank_id) or session.get(Bank, entry.bank_id)
+    for entry_id, bank_id in sorted(active.items()):
+        bank = banks.get(bank_id) or session.get(Bank, bank_id)
         threshold = state.settings.flood_threshold
         if bank is not None and bank.flood_threshold is not None:
             threshold = bank.flood_threshold
-        count = distinct_items_in_window(session, entry_id)
+        count = counts.get(entry_id, 0)
         if count <= threshold:
             continue
+        entry = session.get(Entry, entry_id)
+        assert entry is not None  # read as active in this transaction
         entry.state = EntryState.QUARANTINED
         session.add(EntryQuarantine(entry_id=entry_id, distinct_items=count, threshold=threshold))
         session.add(Change(kind=ChangeKind.ENTRY, target_id=entry_id))

@@ -71,7 +71,7 @@ def _query_record(query: MatchQuery, field: str) -> HashRecord:
 
 
 def _match_json(hit: Hit) -> dict[str, object]:
-    """One :class:`MatchOut`, as a dict in its field order (see :func:`_encode`)."""
+    """One :class:`MatchOut`, as a dict in its field order (see :func:`answer_bytes`)."""
     return {
         "entry_id": hit.entry_id,
         "entry_state": "active",
@@ -117,7 +117,7 @@ def _result_json(
     }
 
 
-def _encode(body: dict[str, object]) -> Response:
+def answer_bytes(body: dict[str, object]) -> bytes:
     """The answer as :class:`MatchResponse` JSON, built without pydantic.
 
     Why: validating and serialising the response model cost more CPU than the match itself
@@ -125,10 +125,11 @@ def _encode(body: dict[str, object]) -> Response:
     still comes from ``response_model``); ``tests/service/test_match_fast.py`` validates
     answers against :class:`MatchResponse` so the two cannot drift apart.
     """
-    return Response(
-        json.dumps(body, separators=(",", ":"), allow_nan=False),
-        media_type="application/json",
-    )
+    return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _json_response(body: dict[str, object]) -> Response:
+    return Response(answer_bytes(body), media_type="application/json")
 
 
 def _records_of(
@@ -165,7 +166,7 @@ def _records_of(
     return records
 
 
-def _answer(
+def answer_of(
     principal: Principal,
     kind: str,
     labelled: Sequence[tuple[str | None, str | None, MatchOutcome]],
@@ -181,11 +182,11 @@ def _answer(
     return {"request_id": request_id, "results": results}, records
 
 
-def _is_small(body: MatchHashesRequest) -> bool:
+def is_small(body: MatchHashesRequest) -> bool:
     """A few plain hash values: parsing and searching them (~40 us per PDQ search at 1M
-    hashes) costs less than a thread-pool hop, so they are matched on the event loop.
-    Batches, records (18 variants each) and videos go to the pool instead, so a big request
-    cannot stall the others."""
+    hashes) costs less than a thread-pool hop, so they are matched on the event loop (here
+    and in ``fast_match``). Batches, records (18 variants each) and videos go to the pool
+    instead, so a big request cannot stall the others."""
     if len(body.queries) > INLINE_QUERIES:
         return False
     for query in body.queries:
@@ -200,7 +201,7 @@ def _is_small(body: MatchHashesRequest) -> bool:
     return True
 
 
-def _match_body(
+def match_body(
     state: ServiceState, body: MatchHashesRequest
 ) -> tuple[list[HashRecord], list[MatchOutcome]]:
     thresholds = _thresholds(body)
@@ -216,11 +217,11 @@ async def match_hashes(
     principal: Annotated[Principal, require(Permission.MATCH)],
 ) -> Response:
     """Match one or more items given by hash (pdq, md5, sha256, vpdq) against the banks."""
-    if _is_small(body):
-        records, outcomes = _match_body(state, body)
+    if is_small(body):
+        records, outcomes = match_body(state, body)
     else:
-        records, outcomes = await run_in_threadpool(_match_body, state, body)
-    answer, stored = _answer(
+        records, outcomes = await run_in_threadpool(match_body, state, body)
+    answer, stored = answer_of(
         principal,
         "hashes",
         [(q.id, None, o) for q, o in zip(body.queries, outcomes, strict=True)],
@@ -228,7 +229,7 @@ async def match_hashes(
     )
     if stored:  # group commit: answer once the records (and their actions) are stored
         await asyncio.wrap_future(state.records.submit(stored, records))
-    return _encode(answer)
+    return _json_response(answer)
 
 
 @router.post("/upload", response_model=MatchResponse)
@@ -268,7 +269,7 @@ def match_upload(
         outcome = match_record(state.index, record, thresholds, bank_ids)
         labelled.append((None, printable(upload.filename or "", 500) or None, outcome))
         hashed.append(record)
-    answer, stored = _answer(principal, "upload", labelled, hashed)
+    answer, stored = answer_of(principal, "upload", labelled, hashed)
     if stored:
         state.records.submit(stored, hashed).result()
-    return _encode(answer)
+    return _json_response(answer)
