@@ -16,15 +16,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
+from hashwall.service.actions.claims import claim, claimed_row, lease_until
 from hashwall.service.actions.egress import refusal
+from hashwall.service.actions.polling import PollingWorker
 from hashwall.service.sealed import UnsealError, needs_sealing, seal, unseal
 from hashwall.service.settings import Settings
 from hashwall.store import Database
@@ -128,23 +129,22 @@ def post(
         return Attempt(None, f"{type(error).__name__}: {reason}"[:500])
 
 
-class WebhookWorker:
+class WebhookWorker(PollingWorker):
     """Background thread of one worker process: sends due deliveries, records each attempt."""
 
+    thread_name = "hashwall-webhooks"
+    batch = _BATCH
+    logger = log
+    failure_message = "webhook delivery loop failed; retrying"
+
     def __init__(self, db: Database, settings: Settings) -> None:
+        super().__init__()
         self.db = db
         self.settings = settings
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def wake(self) -> None:
-        """New deliveries were committed: look now instead of at the next poll."""
-        self._wake.set()
 
     def _claim(self) -> list[tuple[int, int, str, str, str]]:
         now = utcnow()
-        lease = now + timedelta(seconds=self.settings.webhook_timeout_seconds + 30)
+        lease = lease_until(self.settings, now)
         claimed = []
         with self.db.session() as session:
             due = session.execute(
@@ -163,24 +163,23 @@ class WebhookWorker:
                 .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
                 .limit(_BATCH)
             ).all()
+            pending = WebhookDelivery.status == DeliveryStatus.PENDING
             for row in due:
-                result = session.execute(
-                    update(WebhookDelivery)
-                    .where(
-                        WebhookDelivery.id == row.id,
-                        WebhookDelivery.claim_version == row.claim_version,
-                        WebhookDelivery.status == DeliveryStatus.PENDING,
-                    )
-                    .values(claim_version=row.claim_version + 1, next_attempt_at=lease)
-                )
-                if result.rowcount == 1:  # type: ignore[attr-defined]
+                if claim(
+                    session,
+                    WebhookDelivery,
+                    row.id,
+                    row.claim_version,
+                    pending,
+                    next_attempt_at=lease,
+                ):
                     claimed.append((row.id, row.claim_version + 1, row.body, row.url, row.secret))
         return claimed
 
     def _record(self, delivery_id: int, version: int, attempt: Attempt) -> None:
         with self.db.session() as session:
-            delivery = session.get(WebhookDelivery, delivery_id)
-            if delivery is None or delivery.claim_version != version:
+            delivery = claimed_row(session, WebhookDelivery, delivery_id, version)
+            if delivery is None:
                 return
             delivery.attempts += 1
             delivery.last_status_code = attempt.status_code
@@ -220,23 +219,5 @@ class WebhookWorker:
             self._record(delivery_id, version, attempt)
         return len(claimed)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                sent = self.run_once()
-            except Exception:  # the database may be restarting; keep going
-                log.exception("webhook delivery loop failed; retrying")
-                sent = 0
-            if sent < _BATCH:
-                self._wake.wait(self.settings.webhook_poll_seconds)
-                self._wake.clear()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="hashwall-webhooks", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=15)
+    def poll_seconds(self) -> float:
+        return self.settings.webhook_poll_seconds

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hashwall.service.actions.claims import claim, claimed_row, lease_until
 from hashwall.service.actions.webhooks import SIGNATURE_HEADER, Attempt, backoff_seconds, sign
 from hashwall.service.takedown.config import aware, clock_for, deadline_config, escalation_url
 from hashwall.service.takedown.journal import audited, record
@@ -132,7 +133,7 @@ def _attempt_data(attempt: Attempt, attempts: int, retry_at: datetime | None) ->
 
 def _claim_tasks(state: ServiceState) -> list[tuple[int, int, bytes]]:
     now = clock_for(state).now()
-    lease = now + timedelta(seconds=state.settings.webhook_timeout_seconds + 30)
+    lease = lease_until(state.settings, now)
     claimed = []
     with state.db.session() as session:
         due = session.execute(
@@ -144,13 +145,7 @@ def _claim_tasks(state: ServiceState) -> list[tuple[int, int, bytes]]:
         ).all()
         for task, case in due:
             version = task.claim_version
-            won = session.execute(
-                update(RemovalTask)
-                .where(RemovalTask.id == task.id, RemovalTask.claim_version == version)
-                .values(claim_version=version + 1, next_attempt_at=lease)
-                .execution_options(synchronize_session=False)
-            )
-            if won.rowcount == 1:  # type: ignore[attr-defined]
+            if claim(session, RemovalTask, task.id, version, next_attempt_at=lease):
                 claimed.append((task.id, version + 1, task_body(task, case)))
     return claimed
 
@@ -158,8 +153,8 @@ def _claim_tasks(state: ServiceState) -> list[tuple[int, int, bytes]]:
 def _record_task(
     state: ServiceState, session: Session, task_id: int, version: int, attempt: Attempt
 ) -> None:
-    task = session.get(RemovalTask, task_id)
-    if task is None or task.claim_version != version or task.status is not TaskStatus.PENDING:
+    task = claimed_row(session, RemovalTask, task_id, version)
+    if task is None or task.status is not TaskStatus.PENDING:
         return  # confirmed meanwhile, or another worker took over
     case = session.get(RemovalRequestRow, task.request_id)
     assert case is not None
@@ -238,7 +233,7 @@ def fire_escalations(state: ServiceState) -> int:
 
 def _claim_escalations(state: ServiceState) -> list[tuple[int, int, bytes]]:
     now = clock_for(state).now()
-    lease = now + timedelta(seconds=state.settings.webhook_timeout_seconds + 30)
+    lease = lease_until(state.settings, now)
     claimed = []
     with state.db.session() as session:
         for case in session.scalars(
@@ -250,13 +245,7 @@ def _claim_escalations(state: ServiceState) -> list[tuple[int, int, bytes]]:
             .limit(BATCH)
         ):
             version = case.claim_version
-            won = session.execute(
-                update(RemovalRequestRow)
-                .where(RemovalRequestRow.id == case.id, RemovalRequestRow.claim_version == version)
-                .values(claim_version=version + 1, escalation_next_at=lease)
-                .execution_options(synchronize_session=False)
-            )
-            if won.rowcount == 1:  # type: ignore[attr-defined]
+            if claim(session, RemovalRequestRow, case.id, version, escalation_next_at=lease):
                 claimed.append((case.id, version + 1, escalation_body(case, now)))
     return claimed
 
@@ -264,9 +253,9 @@ def _claim_escalations(state: ServiceState) -> list[tuple[int, int, bytes]]:
 def _record_escalation(
     state: ServiceState, session: Session, case_id: int, version: int, attempt: Attempt
 ) -> None:
-    case = session.get(RemovalRequestRow, case_id)
-    if case is None or case.claim_version != version:
-        return
+    case = claimed_row(session, RemovalRequestRow, case_id, version)
+    if case is None:
+        return  # another worker took over
     now = clock_for(state).now()
     case.escalation_attempts += 1
     case.escalation_error = attempt.error[:_ERROR_LIMIT]

@@ -10,10 +10,10 @@ case actioned in this worker has its calls sent without waiting for the next pol
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import TYPE_CHECKING
 
+from hashwall.service.actions.polling import PollingWorker
 from hashwall.service.takedown.delivery import (
     BATCH,
     fire_escalations,
@@ -28,16 +28,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("hashwall.service.takedown")
 
 
-class TakedownWorker:
-    def __init__(self, state: ServiceState) -> None:
-        self.state = state
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._next_sweep = 0.0  # monotonic time of the next pending-job check (0: at once)
+class TakedownWorker(PollingWorker):
+    thread_name = "hashwall-takedown"
+    batch = BATCH
+    logger = log
+    failure_message = "takedown loop failed; retrying"
 
-    def wake(self) -> None:
-        self._wake.set()
+    def __init__(self, state: ServiceState) -> None:
+        super().__init__()
+        self.state = state
+        self._next_sweep = 0.0  # monotonic time of the next pending-job check (0: at once)
 
     def run_once(self) -> int:
         """One pass; returns how many calls were attempted."""
@@ -48,27 +48,14 @@ class TakedownWorker:
             self._next_sweep = time.monotonic() + self.state.settings.takedown_poll_seconds
         return send_due_tasks(self.state) + send_due_escalations(self.state)
 
-    def _run(self) -> None:
+    def poll_seconds(self) -> float:
         settings = self.state.settings
-        wait = min(settings.webhook_poll_seconds, settings.takedown_poll_seconds)
-        while not self._stop.is_set():
-            try:
-                sent = self.run_once()
-            except Exception:  # the database may be restarting; keep going
-                log.exception("takedown loop failed; retrying")
-                sent = 0
-            if sent < BATCH:
-                self._wake.wait(wait)
-                self._wake.clear()
+        return min(settings.webhook_poll_seconds, settings.takedown_poll_seconds)
 
     def start(self) -> None:
         self.state.takedown_waker = self.wake  # read by sweep.wake_sender
-        self._thread = threading.Thread(target=self._run, name="hashwall-takedown", daemon=True)
-        self._thread.start()
+        super().start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=15)
+        super().stop()
         self.state.takedown_waker = None
