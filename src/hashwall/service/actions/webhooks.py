@@ -93,29 +93,30 @@ def seal_legacy_secrets(db: Database, settings: Settings) -> int:
     return sealed
 
 
-def post(
+def post_signed(
     url: str,
     secret: str,
-    body: str,
-    delivery_id: int,
-    timeout: float,
+    body: bytes,
     *,
-    allow_private: bool = True,
+    delivery_id: str,
+    event: str,
+    timeout: float,
+    user_agent: str,
 ) -> Attempt:
-    refused = refusal(url, allow_private=allow_private)
-    if refused is not None:
-        return Attempt(None, f"refused: {refused}"[:500])
-    data = body.encode()
+    """POST ``body`` signed with ``secret``; the outcome, never an exception.
+
+    Shared with takedown calls (:mod:`hashwall.service.takedown.delivery`) so that both are
+    signed, identified and refused redirects the same way."""
     request = urllib.request.Request(
         url,
-        data=data,
+        data=body,
         method="POST",
         headers={
             "Content-Type": "application/json",
-            "User-Agent": "hashwall-webhook",
-            SIGNATURE_HEADER: sign(secret, data),
-            "X-Hashwall-Delivery": str(delivery_id),
-            "X-Hashwall-Event": "match",
+            "User-Agent": user_agent,
+            SIGNATURE_HEADER: sign(secret, body),
+            "X-Hashwall-Delivery": delivery_id,
+            "X-Hashwall-Event": event,
         },
     )
     try:
@@ -127,6 +128,30 @@ def post(
     except (urllib.error.URLError, OSError, ValueError) as error:
         reason = getattr(error, "reason", error)
         return Attempt(None, f"{type(error).__name__}: {reason}"[:500])
+
+
+def post(
+    url: str,
+    secret: str,
+    body: str,
+    delivery_id: int,
+    timeout: float,
+    *,
+    allow_private: bool = True,
+) -> Attempt:
+    """One bank webhook call, after the egress check (bank webhook URLs are user-supplied)."""
+    refused = refusal(url, allow_private=allow_private)
+    if refused is not None:
+        return Attempt(None, f"refused: {refused}"[:500])
+    return post_signed(
+        url,
+        secret,
+        body.encode(),
+        delivery_id=str(delivery_id),
+        event="match",
+        timeout=timeout,
+        user_agent="hashwall-webhook",
+    )
 
 
 class WebhookWorker(PollingWorker):

@@ -13,8 +13,6 @@ Every outcome is an audit entry written with the row change.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -23,7 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hashwall.service.actions.claims import claim, claimed_row, lease_until
-from hashwall.service.actions.webhooks import SIGNATURE_HEADER, Attempt, backoff_seconds, sign
+from hashwall.service.actions.webhooks import Attempt, backoff_seconds, post_signed
 from hashwall.service.takedown.config import aware, clock_for, deadline_config, escalation_url
 from hashwall.service.takedown.journal import audited, record
 from hashwall.service.takedown.queries import OPEN_STATE_NAMES
@@ -34,42 +32,7 @@ if TYPE_CHECKING:
 
 BATCH = 20
 _ERROR_LIMIT = 500
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # A redirect would re-send (or drop) the signed body somewhere not configured: refuse it.
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirect())
-
-
-def post_signed(
-    url: str, secret: str, body: bytes, *, delivery_id: str, event: str, timeout: float
-) -> Attempt:
-    """POST ``body`` signed with ``secret``; the outcome, never an exception."""
-    request = urllib.request.Request(
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "hashwall-takedown",
-            SIGNATURE_HEADER: sign(secret, body),
-            "X-Hashwall-Delivery": delivery_id,
-            "X-Hashwall-Event": event,
-        },
-    )
-    try:
-        with _opener.open(request, timeout=timeout) as response:
-            response.read(64 * 1024)
-            return Attempt(int(response.status), "")
-    except urllib.error.HTTPError as error:
-        return Attempt(int(error.code), f"HTTP {error.code}")
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        return Attempt(None, f"{type(error).__name__}: {reason}"[:_ERROR_LIMIT])
+_USER_AGENT = "hashwall-takedown"
 
 
 def _canonical(payload: dict[str, Any]) -> bytes:
@@ -186,6 +149,7 @@ def send_due_tasks(state: ServiceState) -> int:
             delivery_id=f"takedown-task-{task_id}",
             event="takedown.task",
             timeout=state.settings.webhook_timeout_seconds,
+            user_agent=_USER_AGENT,
         )
         audited(
             state, partial(_record_task, state, task_id=task_id, version=version, attempt=attempt)
@@ -284,6 +248,7 @@ def send_due_escalations(state: ServiceState) -> int:
             delivery_id=f"takedown-escalation-{case_id}",
             event="takedown.escalation",
             timeout=state.settings.webhook_timeout_seconds,
+            user_agent=_USER_AGENT,
         )
         record_it = partial(
             _record_escalation, state, case_id=case_id, version=version, attempt=attempt
