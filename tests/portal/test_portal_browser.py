@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,13 +26,12 @@ from PIL import Image
 from hashwall.hashing import hash_file
 from hashwall.signals.hexcodec import hamming_hex
 from tests.conftest import CONFORMANCE, textured_rgb
-from tests.service.test_end_to_end import free_port
+from tests.server_support import create_keys, serve
 
 PDQ_DATA = CONFORMANCE / "pdq" / "data"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 SECRET = "portal-e2e-secret-0123456789"
 MAX_FAILED_PINS = 3
-HASHWALL = [sys.executable, "-c", "from hashwall.cli.app import main; main()"]
 #: Magic numbers of the media formats a picker can hand over.
 MEDIA_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"RIFF", b"\x00\x00\x00", b"ftyp", b"BM")
 
@@ -48,60 +43,15 @@ class Server:
     matcher: dict[str, str]
 
 
-def _keys(database_url: str) -> tuple[str, str]:
-    from hashwall.service.auth import Role, create_api_key
-    from hashwall.store import create_database, upgrade
-
-    db = create_database(database_url)
-    try:
-        upgrade(db.engine)
-        admin = create_api_key(db, SECRET, Role.ADMIN, "operator")[1]
-        matcher = create_api_key(db, SECRET, Role.MATCHER, "examplegram")[1]
-    finally:
-        db.dispose()
-    return admin, matcher
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     pytest.importorskip("fastapi", reason="the server extra is not installed")
     data_dir = tmp_path_factory.mktemp("portal-serve")
-    database_url = f"sqlite:///{data_dir / 'hashwall.db'}"
-    admin, matcher = _keys(database_url)
-    port = free_port()
-    env = {
-        **os.environ,
-        "HASHWALL_DATA_DIR": str(data_dir),
-        "HASHWALL_DATABASE_URL": database_url,
-        "HASHWALL_SECRET_KEY": SECRET,
-        "HASHWALL_PORTAL_MAX_FAILED_PINS": str(MAX_FAILED_PINS),
-    }
-    process = subprocess.Popen(
-        [*HASHWALL, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    admin, matcher = create_keys(
+        data_dir, SECRET, ("admin", "operator"), ("matcher", "examplegram")
     )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-            if process.poll() is not None or time.monotonic() > deadline:
-                stderr = process.stderr.read().decode() if process.stderr else ""
-                raise RuntimeError(f"hashwall serve did not start: {stderr[-2000:]}")
+    with serve(data_dir, SECRET, HASHWALL_PORTAL_MAX_FAILED_PINS=str(MAX_FAILED_PINS)) as url:
         yield Server(url, {"X-API-Key": admin}, {"X-API-Key": matcher})
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def reference_images(count: int = 6) -> list[Path]:

@@ -8,10 +8,6 @@ the case in the deadline queue, starts the review, actions it, and reads the aud
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,11 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.server_support import create_keys, serve
 from tests.service.test_api_core import PDQ_A
-from tests.service.test_end_to_end import free_port
 
 SECRET = "reviewer-e2e-secret-0123456789"
-HASHWALL = [sys.executable, "-c", "from hashwall.cli.app import main; main()"]
 
 
 #: A thumbnail on a host that never resolves (``.invalid``): nothing is fetched in the test.
@@ -37,62 +32,13 @@ class Server:
     hasher_key: str
 
 
-def _keys(database_url: str) -> tuple[str, str]:
-    from hashwall.service.auth import Role, create_api_key
-    from hashwall.store import create_database, upgrade
-
-    db = create_database(database_url)
-    try:
-        upgrade(db.engine)
-        reviewer = create_api_key(db, SECRET, Role.REVIEWER, "riley")[1]
-        return reviewer, create_api_key(db, SECRET, Role.HASHER, "platform")[1]
-    finally:
-        db.dispose()
-
-
-def _wait_until_up(process: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/v1/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-        if process.poll() is not None or time.monotonic() > deadline:
-            stderr = process.stderr.read().decode() if process.stderr else ""
-            raise RuntimeError(f"hashwall serve did not start: {stderr[-2000:]}")
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     pytest.importorskip("jinja2", reason="the server extra is not installed")
     data_dir = tmp_path_factory.mktemp("review-serve")
-    database_url = f"sqlite:///{data_dir / 'hashwall.db'}"
-    reviewer, hasher = _keys(database_url)
-    port = free_port()
-    env = {
-        **os.environ,
-        "HASHWALL_DATA_DIR": str(data_dir),
-        "HASHWALL_DATABASE_URL": database_url,
-        "HASHWALL_SECRET_KEY": SECRET,
-    }
-    process = subprocess.Popen(
-        [*HASHWALL, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_up(process, url)
+    reviewer, hasher = create_keys(data_dir, SECRET, ("reviewer", "riley"), ("hasher", "platform"))
+    with serve(data_dir, SECRET) as url:
         yield Server(url, reviewer, hasher)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _fill_request(page: Any) -> None:
