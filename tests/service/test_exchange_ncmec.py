@@ -11,14 +11,13 @@ import base64
 import calendar
 import html
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import urlencode
 
 import pytest
 
@@ -28,7 +27,8 @@ from typer.testing import CliRunner
 
 from hashwall.cli.app import app as cli_app
 from tests.service.conftest import Api
-from tests.service.test_api_core import PDQ_A, flip, match
+from tests.service.exchange_helpers import Reply, fake_server, matches
+from tests.service.test_api_core import PDQ_A, flip
 
 PDQ_C = flip(PDQ_A, 128)
 PDQ_E = flip(PDQ_A, 64)
@@ -103,48 +103,24 @@ def ncmec(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeNCMEC]:
     fake = FakeNCMEC()
     auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            url = urlparse(self.path)
-            query = {k: v[0] for k, v in parse_qs(url.query).items()}
-            fake.requests.append(query)
-            if self.headers.get("Authorization") != auth:
-                status, body = 401, "<error>unauthorized</error>"
-            elif url.path != "/hashsharing/v2/entries":
-                status, body = 404, "<error>not found</error>"
-            else:
-                status, body = fake.answer(query)
-            data = body.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/xml")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def answer(path: str, query: dict[str, str], headers: Message) -> Reply:
+        fake.requests.append(query)
+        if headers.get("Authorization") != auth:
+            status, body = 401, "<error>unauthorized</error>"
+        elif path != "/hashsharing/v2/entries":
+            status, body = 404, "<error>not found</error>"
+        else:
+            status, body = fake.answer(query)
+        return status, "application/xml", body.encode()
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/hashsharing"
-    monkeypatch.setenv("HASHWALL_NCMEC_CREDENTIALS", f"{USER},{PASSWORD},{fake.url}")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.delenv("HTTP_PROXY", raising=False)
-    monkeypatch.delenv("http_proxy", raising=False)
-    try:
+    with fake_server(monkeypatch, answer) as base:
+        fake.url = f"{base}/hashsharing"
+        monkeypatch.setenv("HASHWALL_NCMEC_CREDENTIALS", f"{USER},{PASSWORD},{fake.url}")
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def fetch(api: Api, bank_id: int, role: str = "curator") -> Any:
     return api.call("POST", f"/v1/banks/{bank_id}/exchange/ncmec/fetch", role)
-
-
-def matches(api: Api, signal_type: str, value: str) -> bool:
-    result = match(api, {"signal_type": signal_type, "signal_value": value})["results"][0]
-    return bool(result["matched"])
 
 
 def by_entry_id(api: Api, bank_id: int) -> dict[str, dict[str, Any]]:

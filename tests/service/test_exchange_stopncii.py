@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 
@@ -19,7 +17,8 @@ from typer.testing import CliRunner
 
 from hashwall.cli.app import app as cli_app
 from tests.service.conftest import Api
-from tests.service.test_api_core import PDQ_A, flip, match
+from tests.service.exchange_helpers import Reply, fake_server, json_reply, matches
+from tests.service.test_api_core import PDQ_A, flip
 
 PDQ_C = flip(PDQ_A, 128)
 PDQ_D = flip(PDQ_A, 200)
@@ -64,45 +63,23 @@ class FakeStopNCII:
 def stopncii(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStopNCII]:
     fake = FakeStopNCII()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            url = urlparse(self.path)
-            query = {k: v[0] for k, v in parse_qs(url.query).items()}
-            fake.requests.append({"path": url.path, **query})
-            authorized = (
-                self.headers.get("x-functions-key") == FETCH_KEY
-                and self.headers.get("Ocp-Apim-Subscription-Key") == SUBSCRIPTION
-            )
-            key = (query.get("startTimestamp", ""), query.get("nextPageToken", ""))
-            if fake.fail_with or not authorized:
-                status, body = fake.fail_with or 401, {"error": "no"}
-            elif url.path != "/v1/FetchHashes" or key not in fake.pages:
-                status, body = 404, {"error": f"unexpected {key}"}
-            else:
-                status, body = 200, fake.pages[key]
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def answer(path: str, query: dict[str, str], headers: Message) -> Reply:
+        fake.requests.append({"path": path, **query})
+        authorized = (
+            headers.get("x-functions-key") == FETCH_KEY
+            and headers.get("Ocp-Apim-Subscription-Key") == SUBSCRIPTION
+        )
+        key = (query.get("startTimestamp", ""), query.get("nextPageToken", ""))
+        if fake.fail_with or not authorized:
+            return json_reply(fake.fail_with or 401, {"error": "no"})
+        if path != "/v1/FetchHashes" or key not in fake.pages:
+            return json_reply(404, {"error": f"unexpected {key}"})
+        return json_reply(200, fake.pages[key])
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    monkeypatch.setenv("HASHWALL_STOPNCII_KEYS", f"{FETCH_KEY},{SUBSCRIPTION},{fake.url}")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.delenv("HTTP_PROXY", raising=False)
-    monkeypatch.delenv("http_proxy", raising=False)
-    try:
+    with fake_server(monkeypatch, answer) as base:
+        fake.url = f"{base}/v1"
+        monkeypatch.setenv("HASHWALL_STOPNCII_KEYS", f"{FETCH_KEY},{SUBSCRIPTION},{fake.url}")
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def fetch(api: Api, bank_id: int, role: str = "curator") -> Any:
@@ -117,11 +94,6 @@ def entries(api: Api, bank_id: int) -> dict[str, dict[str, Any]]:
         else f"deleted:{e['id']}": e
         for e in listed
     }
-
-
-def matches(api: Api, signal_type: str, value: str) -> bool:
-    result = match(api, {"signal_type": signal_type, "signal_value": value})["results"][0]
-    return bool(result["matched"])
 
 
 def test_incremental_fetch_maps_states_and_resumes(api: Api, stopncii: FakeStopNCII) -> None:

@@ -9,13 +9,12 @@ the first page), and ``{"error": ...}`` with a 4xx status on failure.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import urlencode
 
 import pytest
 
@@ -25,7 +24,8 @@ from typer.testing import CliRunner
 
 from hashwall.cli.app import app as cli_app
 from tests.service.conftest import Api
-from tests.service.test_api_core import PDQ_A, flip, match
+from tests.service.exchange_helpers import Reply, fake_server, json_reply, matches
+from tests.service.test_api_core import PDQ_A, flip
 
 PDQ_C = flip(PDQ_A, 128)
 PDQ_D = flip(PDQ_A, 200)
@@ -98,46 +98,21 @@ class FakeGraph:
 def graph(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGraph]:
     fake = FakeGraph()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            url = urlparse(self.path)
-            query = {k: v[0] for k, v in parse_qs(url.query).items()}
-            fake.requests.append(query)
-            status, body = fake.answer(url.path, query)
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def answer(path: str, query: dict[str, str], headers: Message) -> Reply:
+        fake.requests.append(query)
+        return json_reply(*fake.answer(path, query))
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/v26.0"
-    monkeypatch.setenv("HASHWALL_THREATEXCHANGE_TOKEN", TOKEN)
-    monkeypatch.setenv("HASHWALL_THREATEXCHANGE_PRIVACY_GROUP", str(GROUP))
-    monkeypatch.setenv("HASHWALL_THREATEXCHANGE_URL", fake.url)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.delenv("HTTP_PROXY", raising=False)
-    monkeypatch.delenv("http_proxy", raising=False)
-    try:
+    with fake_server(monkeypatch, answer) as base:
+        fake.url = f"{base}/v26.0"
+        monkeypatch.setenv("HASHWALL_THREATEXCHANGE_TOKEN", TOKEN)
+        monkeypatch.setenv("HASHWALL_THREATEXCHANGE_PRIVACY_GROUP", str(GROUP))
+        monkeypatch.setenv("HASHWALL_THREATEXCHANGE_URL", fake.url)
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def fetch(api: Api, bank_id: int, role: str = "curator", **query: Any) -> Any:
     url = f"/v1/banks/{bank_id}/exchange/threatexchange/fetch"
     return api.call("POST", url, role, params=query)
-
-
-def matches(api: Api, signal_type: str, value: str) -> bool:
-    result = match(api, {"signal_type": signal_type, "signal_value": value})["results"][0]
-    return bool(result["matched"])
 
 
 def stored(api: Api, bank_id: int) -> dict[str, dict[str, Any]]:
