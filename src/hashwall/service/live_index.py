@@ -13,8 +13,10 @@ look up single keys.
 
 from __future__ import annotations
 
+import gc
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -46,7 +48,7 @@ class BankInfo:
         return cls(bank.id, bank.name, bank.enabled, bank.negative, bank.pdq_threshold, bank.action)
 
 
-@dataclass
+@dataclass(slots=True)
 class IndexedEntry:
     entry_id: int
     bank_id: int
@@ -92,14 +94,17 @@ class LiveIndex:
     # ------------------------------------------------------------------ loading
 
     def load_all(self, session: Session) -> None:
-        """Index every active entry; used once at start, before requests are served."""
-        with self.lock:
+        """Index every active entry; used once at start, before requests are served.
+
+        Start-up time is this method at scale (1M hashes: 9.6 s -> ~4 s), hence Core rows
+        (the ORM's per-row bookkeeping cost seconds) and the garbage collector paused while
+        millions of long-lived objects are created (each collection would walk them all).
+        """
+        with self.lock, _gc_paused():
             for bank in session.scalars(select(Bank)):
                 self.banks[bank.id] = BankInfo.of(bank)
-            rows = session.execute(
-                _signal_rows().where(Entry.state == EntryState.ACTIVE).order_by(EntrySignal.id)
-            )
-            self._add_rows([tuple(row) for row in rows])  # type: ignore[misc]
+            query = _signal_rows().where(Entry.state == EntryState.ACTIVE).order_by(EntrySignal.id)
+            self._add_rows(session.connection().execute(query).all())
 
     def _add_rows(self, rows: Sequence[SignalRow]) -> None:
         """Index signal rows of entries not yet indexed (caller holds the lock)."""
@@ -169,10 +174,10 @@ class LiveIndex:
                 missing = [i for i in chunk if i in active and i not in self.entries]
                 if not missing:
                     continue
-                rows = session.execute(
+                query = (
                     _signal_rows().where(EntrySignal.entry_id.in_(missing)).order_by(EntrySignal.id)
                 )
-                self._add_rows([tuple(row) for row in rows])  # type: ignore[misc]
+                self._add_rows(session.connection().execute(query).all())
 
     def sync_import(self, session: Session, job_id: int) -> None:
         ids = session.scalars(select(Entry.id).where(Entry.import_job_id == job_id)).all()
@@ -185,6 +190,17 @@ class LiveIndex:
                 self.banks.pop(bank_id, None)
             else:
                 self.banks[bank_id] = BankInfo.of(bank)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def frame_hashes(frames: Sequence[VpdqFrame], quality_threshold: int) -> list[str]:

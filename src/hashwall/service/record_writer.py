@@ -28,13 +28,20 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
 
 from hashwall.hashing.record import HashRecord
 from hashwall.service.actions.dispatch import REVIEW, WEBHOOK, actions_of, on_new_records
+from hashwall.service.actions.flood import check_flood
 from hashwall.service.actions.queries import signals_json
 from hashwall.service.errors import ApiError
 from hashwall.store import ChangeKind, MatchRecord
+
+#: A match record's column values, as the match routes build them.
+MatchRow = dict[str, Any]
 
 if TYPE_CHECKING:
     from hashwall.service.state import ServiceState
@@ -49,9 +56,9 @@ MAX_PENDING = 4096
 
 @dataclass
 class PendingWrite:
-    """One request's records; ``details["query"]`` of each indexes ``queries``."""
+    """One request's records (column values); ``details["query"]`` indexes ``queries``."""
 
-    records: list[MatchRecord]
+    records: list[MatchRow]
     queries: Sequence[HashRecord]
     done: Future[None] = field(default_factory=Future)
 
@@ -65,25 +72,43 @@ class Written:
 def write_records(state: ServiceState, pending: Sequence[PendingWrite]) -> Written:
     """Store the records of several requests and their actions in one transaction.
 
+    Records of banks without actions (the common case) are one plain multi-row INSERT;
+    ORM objects are made only when review items or webhook deliveries need the record ids.
     The caller must publish the quarantined entries before any of these requests answers.
     """
-    records = [record for write in pending for record in write.records]
-    if not records:
+    rows = [row for write in pending for row in write.records]
+    if not rows:
         return Written([], False)
     actions = {}
-    for bank_id in {record.bank_id for record in records}:
+    for bank_id in {row["bank_id"] for row in rows}:
         bank = state.index.banks.get(bank_id)
         actions[bank_id] = actions_of(bank.action if bank is not None else None)
     with state.db.session() as session:
-        session.add_all(records)
-        session.flush()
-        signals = {}
-        for write in pending:
-            for record in write.records:
-                if write.queries and REVIEW in actions[record.bank_id]:
-                    signals[record.id] = signals_json(write.queries[record.details["query"]])
-        quarantined = on_new_records(state, session, records, signals)
+        if any(actions.values()):
+            quarantined = _with_actions(state, session, pending, actions)
+        else:
+            session.connection().execute(insert(MatchRecord), rows)
+            quarantined = check_flood(state, session, {row["entry_id"] for row in rows}, {})
     return Written(quarantined, any(WEBHOOK in wanted for wanted in actions.values()))
+
+
+def _with_actions(
+    state: ServiceState,
+    session: Session,
+    pending: Sequence[PendingWrite],
+    actions: dict[int, frozenset[str]],
+) -> list[int]:
+    """Records as ORM objects, so their review items and webhook deliveries get their ids."""
+    written = [(write, [MatchRecord(**row) for row in write.records]) for write in pending]
+    records = [record for _write, objects in written for record in objects]
+    session.add_all(records)
+    session.flush()
+    signals = {}
+    for write, objects in written:
+        for record in objects:
+            if write.queries and REVIEW in actions[record.bank_id]:
+                signals[record.id] = signals_json(write.queries[record.details["query"]])
+    return on_new_records(state, session, records, signals)
 
 
 class RecordWriter:
@@ -93,6 +118,7 @@ class RecordWriter:
         self.state = state
         self._queue: queue.Queue[PendingWrite | None] = queue.Queue(max_pending)
         self._thread = threading.Thread(target=self._run, name="hashwall-records", daemon=True)
+        self._closed = False
         self.batches = 0  # transactions committed (tests and benchmarks read these)
         self.requests = 0
 
@@ -101,14 +127,16 @@ class RecordWriter:
 
     def stop(self) -> None:
         """Write everything already queued, then end the thread."""
+        self._closed = True
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout=60)
 
-    def submit(self, records: list[MatchRecord], queries: Sequence[HashRecord]) -> Future[None]:
-        """Queue one request's records; the future completes once they are committed."""
+    def submit(self, records: list[MatchRow], queries: Sequence[HashRecord]) -> Future[None]:
+        """Queue one request's records; the future completes once they are committed
+        (writes queued before :meth:`start` go in its first transaction)."""
         write = PendingWrite(records, queries)
-        if not self._thread.is_alive():
+        if self._closed:
             raise ApiError(503, "the server is shutting down; retry", None, {"Retry-After": "1"})
         try:
             self._queue.put_nowait(write)

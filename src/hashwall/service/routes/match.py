@@ -23,6 +23,7 @@ from hashwall.service.auth import Permission, Principal, require
 from hashwall.service.bank_match import Hit, MatchOutcome, Thresholds, match_record
 from hashwall.service.errors import ApiError, printable
 from hashwall.service.hash_input import record_from_hashes, record_from_object, record_from_value
+from hashwall.service.record_writer import MatchRow
 from hashwall.service.schemas import (
     MatchHashesRequest,
     MatchQuery,
@@ -32,7 +33,6 @@ from hashwall.service.schemas import (
 from hashwall.service.state import ServiceState, get_state
 from hashwall.service.uploads import hash_upload
 from hashwall.signals import pdq, vpdq
-from hashwall.store import MatchRecord
 
 router = APIRouter(prefix="/v1/match", tags=["match"])
 State = Annotated[ServiceState, Depends(get_state)]
@@ -138,8 +138,9 @@ def _records_of(
     request_id: str,
     labelled: Sequence[tuple[str | None, str | None, MatchOutcome]],
     queries: Sequence[HashRecord],
-) -> list[MatchRecord]:
-    """A match record per reported match (``details["query"]`` is the query's position)."""
+) -> list[MatchRow]:
+    """A match record's columns per reported match (``details["query"]``: the query's
+    position); the writer makes ORM objects of them only when a bank has actions."""
     records = []
     for position, (client_id, filename, outcome) in enumerate(labelled):
         label = (client_id or filename or f"query {position}")[:500]
@@ -149,19 +150,19 @@ def _records_of(
                 details["query_match_percent"] = hit.query_match_percent
                 details["compared_match_percent"] = hit.compared_match_percent
             records.append(
-                MatchRecord(
-                    request_id=request_id,
-                    api_key_id=principal.key_id,
-                    query_kind=kind,
-                    query_label=label,
-                    bank_id=hit.bank.id,
-                    entry_id=hit.entry_id,
-                    signal_type=hit.signal,
-                    distance=hit.distance,
-                    query_variant=hit.query_variant,
-                    details=details,
-                    query_key=query_key(queries[position]) if queries else None,
-                )
+                {
+                    "request_id": request_id,
+                    "api_key_id": principal.key_id,
+                    "query_kind": kind,
+                    "query_label": label,
+                    "bank_id": hit.bank.id,
+                    "entry_id": hit.entry_id,
+                    "signal_type": hit.signal,
+                    "distance": hit.distance,
+                    "query_variant": hit.query_variant,
+                    "details": details,
+                    "query_key": query_key(queries[position]) if queries else None,
+                }
             )
     return records
 
@@ -171,7 +172,7 @@ def answer_of(
     kind: str,
     labelled: Sequence[tuple[str | None, str | None, MatchOutcome]],
     queries: Sequence[HashRecord],
-) -> tuple[dict[str, object], list[MatchRecord]]:
+) -> tuple[dict[str, object], list[MatchRow]]:
     """The response body and the match records to store before it is sent."""
     request_id = str(uuid.uuid4())
     results = [

@@ -1,0 +1,211 @@
+"""The fast match path (fast_match.py) and the group-committing record writer
+(record_writer.py): same answers and errors as the FastAPI route, records and their actions
+stored before the answer, batches that fail request by request, a bounded queue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from hashwall.hashing.record import record_from_signal_value
+from hashwall.service.errors import ApiError
+from hashwall.service.fast_match import FastMatchPath
+from hashwall.service.record_writer import MatchRow, RecordWriter
+from hashwall.service.schemas import MatchResponse
+from hashwall.service.state import ServiceState
+from tests.service.conftest import Api
+
+PDQ_A = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+
+
+def state_of(api: Api) -> ServiceState:
+    state = api.client.app.state.hashwall  # type: ignore[attr-defined]
+    assert isinstance(state, ServiceState)
+    return state
+
+
+def fast_path(api: Api) -> FastMatchPath:
+    layer: Any = api.client.app.middleware_stack  # type: ignore[attr-defined]
+    while not isinstance(layer, FastMatchPath):
+        layer = layer.app
+    return layer
+
+
+def flip(hex_hash: str, bits: int) -> str:
+    return f"{int(hex_hash, 16) ^ ((1 << bits) - 1):064x}"
+
+
+def post_match(api: Api, body: Any, role: str = "matcher", **kwargs: Any) -> Any:
+    return api.call("POST", "/v1/match/hashes", role, json=body, **kwargs)
+
+
+def one(value: str, **extra: Any) -> dict[str, Any]:
+    return {"queries": [{"signal_type": "pdq", "signal_value": value, **extra}]}
+
+
+@pytest.fixture
+def banked(api: Api) -> dict[str, Any]:
+    bank = api.create_bank("ncii", action="review")
+    entry = api.call(
+        "POST",
+        f"/v1/banks/{bank['id']}/entries",
+        "curator",
+        json={"hashes": [{"signal_type": "pdq", "signal_value": PDQ_A}]},
+    )
+    assert entry.status_code == 201, entry.text
+    post_match(api, one("0" * 64))  # a cache miss: the route checks the key and caches it
+    return {"bank": bank, "entry": entry.json()}
+
+
+def test_fast_path_answers_like_the_route(api: Api, banked: dict[str, Any]) -> None:
+    path = fast_path(api)
+    body = one(flip(PDQ_A, 5), id="item-1")
+    served = path.served
+    fast = post_match(api, body)
+    assert fast.status_code == 200 and path.served == served + 1
+    state_of(api).key_cache.clear()  # the next request misses the cache: the route answers
+    handed_on = path.handed_on
+    slow = post_match(api, body)
+    assert slow.status_code == 200 and path.handed_on == handed_on + 1
+    answers = [MatchResponse.model_validate(r.json()) for r in (fast, slow)]
+    assert answers[0].request_id != answers[1].request_id
+    assert answers[0].results == answers[1].results
+    (result,) = answers[0].results
+    assert result.id == "item-1" and result.matched
+    assert result.banks[0].matches[0].entry_id == banked["entry"]["id"]
+    assert result.banks[0].matches[0].distance == 5
+    assert fast.headers["content-type"] == "application/json"
+
+
+def test_bearer_key_and_no_match_take_the_fast_path(api: Api, banked: dict[str, Any]) -> None:
+    path = fast_path(api)
+    served = path.served
+    response = api.client.post(
+        "/v1/match/hashes",
+        json=one("0" * 64),
+        headers={"Authorization": f"Bearer {api.keys['matcher']}"},
+    )
+    assert response.status_code == 200 and path.served == served + 1
+    assert response.json()["results"][0]["matched"] is False
+
+
+@pytest.mark.parametrize(
+    ("body", "role", "status", "field"),
+    [
+        (one("xyz"), "matcher", 422, "body.queries.0.signal_value"),
+        ({**one(PDQ_A), "banks": ["nope"]}, "matcher", 422, "banks"),
+        ({**one(PDQ_A), "max_distance": 40}, "matcher", 422, "body.max_distance"),
+        ({"queries": []}, "matcher", 422, "body.queries"),
+        (one(PDQ_A), "reviewer", 403, "X-API-Key"),
+    ],
+)
+def test_errors_are_handed_to_the_route(
+    api: Api, banked: dict[str, Any], body: Any, role: str, status: int, field: str
+) -> None:
+    api.call("GET", "/v1/banks", role)  # the role's key is cached, so only the body decides
+    path = fast_path(api)
+    handed_on = path.handed_on
+    response = post_match(api, body, role)
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert (error[0] if isinstance(error, list) else error)["field"] == field
+    assert path.handed_on == handed_on + 1
+
+
+def test_bad_json_and_other_content_types_are_handed_on(api: Api, banked: dict[str, Any]) -> None:
+    path = fast_path(api)
+    handed_on = path.handed_on
+    raw = api.call(
+        "POST",
+        "/v1/match/hashes",
+        "matcher",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    assert raw.status_code == 422 and isinstance(raw.json()["error"], list)
+    form = api.call("POST", "/v1/match/hashes", "matcher", data={"queries": "x"})
+    assert form.status_code == 422
+    assert path.handed_on == handed_on + 2
+
+
+def test_records_and_review_items_are_stored_before_the_answer(
+    api: Api, banked: dict[str, Any]
+) -> None:
+    answer = post_match(api, one(flip(PDQ_A, 3), id="upload-9")).json()
+    records = api.call("GET", "/v1/matches", "reviewer").json()["records"]
+    assert [(r["request_id"], r["query_label"], r["distance"]) for r in records] == [
+        (answer["request_id"], "upload-9", 3)
+    ]
+    (review,) = api.call("GET", "/v1/reviews", "reviewer").json()["reviews"]
+    assert review["match_record"]["request_id"] == answer["request_id"]
+    assert state_of(api).records.requests >= 1
+
+
+def test_batch_requests_use_the_route_and_still_record(api: Api, banked: dict[str, Any]) -> None:
+    queries = [{"signal_type": "pdq", "signal_value": flip(PDQ_A, b)} for b in range(6)]
+    path = fast_path(api)
+    handed_on = path.handed_on
+    response = post_match(api, {"queries": queries})
+    assert response.status_code == 200 and path.handed_on == handed_on + 1
+    assert all(r["matched"] for r in response.json()["results"])
+    assert len(api.call("GET", "/v1/matches", "reviewer").json()["records"]) == 6
+
+
+# ---------------------------------------------------------------------- the writer itself
+
+
+def record_for(state: ServiceState, entry_id: int, bank_id: int) -> MatchRow:
+    return {
+        "request_id": "r",
+        "api_key_id": None,
+        "query_kind": "hashes",
+        "query_label": "q",
+        "bank_id": bank_id,
+        "entry_id": entry_id,
+        "signal_type": "pdq",
+        "distance": 0,
+        "query_variant": "original",
+        "details": {"query": 0},
+        "query_key": f"pdq:{PDQ_A}",
+    }
+
+
+def test_writer_commits_queued_requests_together_and_isolates_a_bad_one(
+    api: Api, banked: dict[str, Any]
+) -> None:
+    state = state_of(api)
+    writer = RecordWriter(state)  # not started: writes queue up and form one batch
+    entry_id, bank_id = banked["entry"]["id"], banked["bank"]["id"]
+    query = [record_from_signal_value("pdq", PDQ_A)]
+    good = [writer.submit([record_for(state, entry_id, bank_id)], query) for _ in range(3)]
+    bad = writer.submit([record_for(state, 10**9, bank_id)], query)  # no such entry
+    writer.start()
+    try:
+        for done in good:
+            assert done.result(timeout=30) is None
+        with pytest.raises(RuntimeError, match="could not be stored"):
+            bad.result(timeout=30)
+    finally:
+        writer.stop()
+    # One failed transaction, then each request alone: three committed, one refused.
+    assert writer.requests == 3 and writer.batches == 3
+    stored = api.call("GET", "/v1/matches", "reviewer").json()["records"]
+    assert len(stored) == 3
+
+
+def test_writer_refuses_when_full_or_stopped(api: Api, banked: dict[str, Any]) -> None:
+    state = state_of(api)
+    writer = RecordWriter(state, max_pending=1)
+    record = record_for(state, banked["entry"]["id"], banked["bank"]["id"])
+    query = [record_from_signal_value("pdq", PDQ_A)]
+    queued = writer.submit([record], query)
+    with pytest.raises(ApiError) as full:
+        writer.submit([record_for(state, banked["entry"]["id"], banked["bank"]["id"])], query)
+    assert full.value.status == 503 and full.value.headers == {"Retry-After": "1"}
+    writer.start()
+    writer.stop()  # drains what was queued before it ends
+    assert queued.result(timeout=0) is None
+    with pytest.raises(ApiError) as stopped:
+        writer.submit([record], query)
+    assert stopped.value.status == 503
