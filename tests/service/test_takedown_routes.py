@@ -64,3 +64,48 @@ def test_roles_not_found_conflicts_and_metrics(api: Api) -> None:
     assert "hashwall_takedown_open 1\n" in text.text
     accept = api.call("GET", "/v1/takedown/metrics", "reviewer", headers={"Accept": "text/plain"})
     assert "# TYPE hashwall_takedown_overdue gauge" in accept.text
+
+
+def test_evidence_pack_holds_request_hashes_and_verified_audit_entries(api: Api) -> None:
+    import hashlib
+    import io
+    import json
+    import zipfile
+
+    from pypdf import PdfReader
+
+    case_id = api.client.post("/v1/takedown/requests", json=raw_request(hashes=HASHES)).json()[
+        "case_id"
+    ]
+    assert (
+        api.call("GET", f"/v1/takedown/requests/{case_id}/evidence", "matcher").status_code == 403
+    )
+    missing = api.call("GET", "/v1/takedown/requests/C-20260101-AAAAAAAA/evidence", "reviewer")
+    assert missing.status_code == 404
+    response = api.call("GET", f"/v1/takedown/requests/{case_id}/evidence", "reviewer")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/zip"
+    assert response.headers["cache-control"] == "no-store"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    names = sorted(archive.namelist())
+    assert names == [f"{case_id}/{n}" for n in ("SHA256SUMS", "evidence.json", "summary.pdf")]
+    files = {name.split("/", 1)[1]: archive.read(name) for name in names}
+    document = json.loads(files["evidence.json"])
+    assert document["case_id"] == case_id and document["media_included"] is False
+    assert document["case"]["request"]["hashes"] == HASHES
+    [entry] = document["case"]["bank_entries"]
+    assert PDQ in [signal["value"] for signal in entry["signals"]]
+    actions = [e["action"] for e in document["audit"]["entries"]]
+    assert actions[0] == "case.received" and actions[-1] == "case.exported"
+    assert document["audit"]["chain"]["intact"] is True
+    sums = dict(
+        line.split("  ", 1)[::-1]
+        for line in files["SHA256SUMS"].decode().splitlines()
+        if not line.startswith("#")
+    )
+    for name in ("evidence.json", "summary.pdf"):
+        assert sums[name] == hashlib.sha256(files[name]).hexdigest()
+    pdf_text = "".join(
+        page.extract_text() for page in PdfReader(io.BytesIO(files["summary.pdf"])).pages
+    )
+    assert case_id in pdf_text

@@ -388,6 +388,14 @@ def test_case_decisions_audit_and_rejection_reason(web: Web) -> None:
     assert notice.status_code == 200 and notice.headers["content-type"].startswith("text/plain")
     assert "not on this platform" in notice.text
     assert web.client.get("/review/requests/C-19990101-NOPE0000").status_code == 404
+    assert f'href="{url}/evidence"' in rejected.text
+    pack = web.client.get(f"{url}/evidence")
+    assert pack.status_code == 200 and pack.headers["content-type"] == "application/zip"
+    assert (
+        pack.content[:2] == b"PK"
+        and f"{case_id}-evidence.zip" in pack.headers["content-disposition"]
+    )
+    assert web.client.get("/review/requests/C-19990101-NOPE0000/evidence").status_code == 404
 
 
 def test_form_shares_the_intake_rate_limit(database_url: str, tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from hashwall.service.auth import Permission, Principal, Role, authenticate, req
 from hashwall.service.errors import ApiError
 from hashwall.service.portal import Rule, Throttles
 from hashwall.service.state import ServiceState, get_state
+from hashwall.service.takedown.evidence import evidence_zip
 from hashwall.service.takedown.schemas import (
     ConfirmIn,
     DetailOut,
@@ -211,6 +212,30 @@ def notice(
         raise _not_found(error, "case_id") from None
     except TransitionError as error:
         raise _conflict(error, "case_id") from None
+
+
+@router.get(
+    "/v1/takedown/requests/{case_id}/evidence",
+    response_class=Response,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+def evidence(
+    case_id: CaseId, state: State, principal: Annotated[Principal, require(Permission.REVIEW)]
+) -> Response:
+    """The case's evidence pack as a zip (evidence.json, summary.pdf, SHA256SUMS): request,
+    tasks, block-list hashes and audit entries, no media. The export is audited."""
+    try:
+        data = evidence_zip(state, case_id, actor=actor_of(principal))
+    except takedown.TakedownNotFound as error:
+        raise _not_found(error, "case_id") from None
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{case_id}-evidence.zip"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 async def _confirmer(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:

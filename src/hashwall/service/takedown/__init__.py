@@ -6,6 +6,7 @@ The public Python API the reviewer UI and the HTTP routes use; see docs/takedown
 from hashwall.service.takedown.config import use_clock
 from hashwall.service.takedown.decisions import confirm_task, decide
 from hashwall.service.takedown.errors import TakedownNotFound, TaskNotFound
+from hashwall.service.takedown.evidence import evidence_zip
 from hashwall.service.takedown.notice import decision_notice
 from hashwall.service.takedown.queries import deadline_metrics, get_request, list_requests
 from hashwall.service.takedown.submit import receive_request, submit_request
@@ -30,6 +31,7 @@ __all__ = [
     "deadline_metrics",
     "decide",
     "decision_notice",
+    "evidence_zip",
     "get_request",
     "list_requests",
     "receive_request",

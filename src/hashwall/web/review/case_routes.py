@@ -23,6 +23,7 @@ from hashwall.service.takedown import (
     deadline_metrics,
     decide,
     decision_notice,
+    evidence_zip,
     get_request,
     list_requests,
 )
@@ -138,3 +139,19 @@ async def case_notice(request: Request, case_id: CaseId, reviewer: ReviewerDep) 
     """The DSA statement of reasons as plain text, ready to send to the requester."""
     text = await run_in_threadpool(_notice, service_state(request), case_id)
     return PlainTextResponse(text, headers=HEADERS)
+
+
+def _evidence(state: ServiceState, reviewer: Reviewer, case_id: str) -> bytes:
+    try:
+        return evidence_zip(state, case_id, actor=reviewer.actor)
+    except TakedownNotFound:
+        raise PageError(404, f"There is no removal request {case_id}.") from None
+
+
+@router.get("/review/requests/{case_id}/evidence")
+async def case_evidence(request: Request, case_id: CaseId, reviewer: ReviewerDep) -> Response:
+    """The case's evidence pack (zip; the export is audited like a view)."""
+    data = await run_in_threadpool(_evidence, service_state(request), reviewer, case_id)
+    disposition = f'attachment; filename="{case_id}-evidence.zip"'
+    headers = {**HEADERS, "Content-Disposition": disposition}
+    return Response(data, media_type="application/zip", headers=headers)
