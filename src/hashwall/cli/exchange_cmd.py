@@ -14,6 +14,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -63,6 +64,25 @@ def _open(database_url: str | None, data_dir: Path | None) -> Database:
     return db
 
 
+@contextmanager
+def _database(
+    database_url: str | None, data_dir: Path | None, *, usage: tuple[int, ...] = (409,)
+) -> Iterator[Database]:
+    """The migrated database for one command, disposed after it.
+
+    An ``ApiError`` from the service code becomes the command's message and exit status: 2
+    for the statuses in ``usage`` (the caller can fix it, e.g. a concurrent run), else 1."""
+    from hashwall.service.errors import ApiError
+
+    db = _open(database_url, data_dir)
+    try:
+        yield db
+    except ApiError as error:
+        raise _fail(error.message, 2 if error.status in usage else 1) from None
+    finally:
+        db.dispose()
+
+
 def _bank_id(db: Database, name: str, *, create: dict[str, Any] | None = None) -> int:
     from sqlalchemy import select
 
@@ -96,15 +116,13 @@ def export_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """Write a bank to FILE (atomically: a temporary name, renamed when complete)."""
-    from hashwall.service.errors import ApiError
     from hashwall.service.exchange import bundle as bundles
     from hashwall.service.exchange import pytx_files
     from hashwall.service.exchange.keys import bundle_key
 
     if format not in ("bundle", *pytx_files.FORMATS):
         raise _fail("--format must be bundle, pytx or pytx-csv", 2)
-    db = _open(database_url, data_dir)
-    try:
+    with _database(database_url, data_dir) as db:
         bank_id = _bank_id(db, bank)
         out.parent.mkdir(parents=True, exist_ok=True)
         handle, temp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
@@ -122,10 +140,6 @@ def export_command(
         except BaseException:
             Path(temp).unlink(missing_ok=True)
             raise
-    except ApiError as error:
-        raise _fail(error.message, 2 if error.status == 409 else 1) from None
-    finally:
-        db.dispose()
     typer.echo(json.dumps({"bank": bank, "format": format, "out": str(out), **summary}))
 
 
@@ -139,12 +153,10 @@ def import_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """Apply FILE to a bank (created when missing), all or nothing."""
-    from hashwall.service.errors import ApiError
     from hashwall.service.exchange import bundle as bundles
     from hashwall.service.exchange import pytx_files
 
-    db = _open(database_url, data_dir)
-    try:
+    with _database(database_url, data_dir, usage=(409, 422)) as db:
         with file.open("rb") as handle:
             is_bundle = handle.read(64).lstrip().startswith(b"{")
         kind = format if format != "auto" else ("bundle" if is_bundle else "auto")
@@ -159,10 +171,6 @@ def import_command(
             bank_id = _bank_id(db, bank, create={})
             result = pytx_files.import_pytx(db, bank_id, file, kind)
             details = {}
-    except ApiError as error:
-        raise _fail(error.message, 2 if error.status in (409, 422) else 1) from None
-    finally:
-        db.dispose()
     typer.echo(json.dumps({"bank": bank, **result.as_json(), **details}))
 
 
@@ -173,23 +181,17 @@ def stopncii_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """Fetch StopNCII.org's changes since the bank's checkpoint (HASHWALL_STOPNCII_KEYS)."""
-    from hashwall.service.errors import ApiError
     from hashwall.service.exchange import stopncii
     from hashwall.service.exchange.apply import ApplyResult
 
-    db = _open(database_url, data_dir)
     total, pages = ApplyResult(), 0
-    try:
+    with _database(database_url, data_dir) as db:
         client = stopncii.client_from_env()
         bank_id = _bank_id(db, bank, create={"description": "StopNCII.org hashes"})
         for result in stopncii.fetch_pages(db, bank_id, client):
             total.merge(result)
             pages += 1
         mark = stopncii.checkpoint(db, bank_id)
-    except ApiError as error:
-        raise _fail(error.message, 2 if error.status == 409 else 1) from None
-    finally:
-        db.dispose()
     summary = {**total.as_json(), "pages": pages, "checkpoint": mark.update_time if mark else None}
     typer.echo(json.dumps({"bank": bank, **summary}))
 
@@ -210,19 +212,13 @@ def ncmec_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """Fetch NCMEC hash sharing changes since the bank's checkpoint (HASHWALL_NCMEC_CREDENTIALS)."""
-    from hashwall.service.errors import ApiError
     from hashwall.service.exchange import ncmec
 
-    db = _open(database_url, data_dir)
-    try:
+    with _database(database_url, data_dir) as db:
         config = ncmec.config_from_env()
         bank_id = _bank_id(db, bank, create={"description": "NCMEC hash sharing"})
         totals = _drain(ncmec.fetch_pages(db, bank_id, config))
         mark = ncmec.checkpoint(db, bank_id, config)
-    except ApiError as error:
-        raise _fail(error.message, 2 if error.status == 409 else 1) from None
-    finally:
-        db.dispose()
     summary = {
         **totals.result.as_json(),
         **totals.details(),
@@ -249,19 +245,13 @@ def threatexchange_command(
 ) -> None:
     """Fetch a ThreatExchange privacy group's changes since the bank's checkpoint for it
     (HASHWALL_THREATEXCHANGE_TOKEN)."""
-    from hashwall.service.errors import ApiError
     from hashwall.service.exchange import threatexchange_graph as graph
 
-    db = _open(database_url, data_dir)
-    try:
+    with _database(database_url, data_dir) as db:
         config = graph.config_from_env(privacy_group)
         bank_id = _bank_id(db, bank, create={"description": "ThreatExchange hashes"})
         totals = _drain(graph.fetch_pages(db, bank_id, config))
         mark = graph.checkpoint(db, bank_id, config)
-    except ApiError as error:
-        raise _fail(error.message, 2 if error.status == 409 else 1) from None
-    finally:
-        db.dispose()
     summary = {
         **totals.result.as_json(),
         **totals.details(),
