@@ -19,24 +19,6 @@ from hashwall.cases.casefile import CaseFile, NoticeForm
 from hashwall.cases.deadlines import Jurisdiction
 from hashwall.web.notices.hashlines import parse_hashes
 
-TEXT_FIELDS = (
-    "case_id",
-    "requester_name",
-    "requester_email",
-    "requester_phone",
-    "requester_postal_address",
-    "relation",
-    "depicted_person",
-    "authority",
-    "jurisdiction",
-    "description",
-    "consent_statement",
-    "copyright_work",
-    "legal_reference",
-    "evidence_notes",
-    "hashes",
-    "signature",
-)
 #: Top-level case file fields typed as they are (the rest are nested or need parsing).
 CASE_TEXT = (
     "relation",
@@ -50,6 +32,10 @@ CASE_TEXT = (
     "evidence_notes",
     "signature",
 )
+#: The case file's ``requester`` block, typed as ``requester_<key>`` fields.
+REQUESTER_KEYS = ("name", "email", "phone", "postal_address")
+#: Every text field of the form, derived from the two above so the lists cannot drift apart.
+TEXT_FIELDS = ("case_id", *(f"requester_{key}" for key in REQUESTER_KEYS), *CASE_TEXT, "hashes")
 HOST_FIELDS = ("name", "contact", "jurisdiction", "urls")
 MAX_HOSTS = 50
 MAX_FIELD_CHARS = 100_000
@@ -143,7 +129,7 @@ def _host_raw(host: dict[str, Any]) -> dict[str, Any]:
 def case_raw(values: dict[str, Any], today: date) -> tuple[dict[str, Any], list[int]]:
     """The case file mapping (without hashes) and the form block of each host in it."""
     requester: dict[str, Any] = {}
-    for key in ("name", "email", "phone", "postal_address"):
+    for key in REQUESTER_KEYS:
         _optional(requester, key, values[f"requester_{key}"])
     raw: dict[str, Any] = {
         "case_id": values["case_id"].strip() or f"case-{today.isoformat()}",
