@@ -22,11 +22,13 @@ rather than an unbounded backlog.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, InvalidStateError
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -83,12 +85,12 @@ def write_records(state: ServiceState, pending: Sequence[PendingWrite]) -> Writt
     for bank_id in {row["bank_id"] for row in rows}:
         bank = state.index.banks.get(bank_id)
         actions[bank_id] = actions_of(bank.action if bank is not None else None)
-    with state.db.session() as session:
+    with _writers_queue(state), state.db.session() as session:
         if any(actions.values()):
             quarantined = _with_actions(state, session, pending, actions)
         else:
             session.connection().execute(insert(MatchRecord), rows)
-            quarantined = check_flood(state, session, {row["entry_id"] for row in rows}, {})
+            quarantined = check_flood(state, session, {row["entry_id"] for row in rows})
     return Written(quarantined, any(WEBHOOK in wanted for wanted in actions.values()))
 
 
@@ -109,6 +111,28 @@ def _with_actions(
             if write.queries and REVIEW in actions[record.bank_id]:
                 signals[record.id] = signals_json(write.queries[record.details["query"]])
     return on_new_records(state, session, records, signals)
+
+
+@contextmanager
+def _writers_queue(state: ServiceState) -> Iterator[None]:
+    """On SQLite, the record writers of all workers take turns on an ``flock``.
+
+    Why: SQLite lets one transaction write at a time, and a writer that finds the database
+    locked sleeps and polls (1, 2, 5, 10, ... ms), so two workers committing every few ms
+    kept colliding: p99 of matching requests went from ~30 ms with one worker to ~500 ms
+    with two. A blocked ``flock`` instead wakes the moment the other writer commits.
+    PostgreSQL locks rows, not the database: nothing to do there.
+    """
+    database = state.db.engine.url.database if state.db.is_sqlite else None
+    if not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.record-writers.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class RecordWriter:

@@ -109,4 +109,4 @@ def on_new_records(
                     )
                 )
     session.flush()
-    return check_flood(state, session, {r.entry_id for r in records}, banks)
+    return check_flood(state, session, {r.entry_id for r in records})

@@ -11,7 +11,7 @@ not undone by the very matches that were just reviewed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -38,52 +38,45 @@ _LAST_DECISION = (
     .correlate(MatchRecord)
     .scalar_subquery()
 )
-# Built once: the match-record writer runs these for every batch it commits.
-_COUNTS = (
-    select(MatchRecord.entry_id, func.count(distinct(MatchRecord.query_key)))
+# Built once, one query per batch: the match-record writer runs it for every commit.
+_ACTIVE_COUNTS = (
+    select(Entry.id, Bank.flood_threshold, func.count(distinct(MatchRecord.query_key)))
+    .join(MatchRecord, MatchRecord.entry_id == Entry.id)
+    .join(Bank, Bank.id == Entry.bank_id)
     .where(
-        MatchRecord.entry_id.in_(_IDS),
+        Entry.id.in_(_IDS),
+        Entry.state == EntryState.ACTIVE,
         MatchRecord.query_key.is_not(None),
         MatchRecord.created_at >= bindparam("since"),
         or_(_LAST_DECISION.is_(None), MatchRecord.created_at > _LAST_DECISION),
     )
-    .group_by(MatchRecord.entry_id)
-)
-_ACTIVE = select(Entry.id, Entry.bank_id).where(
-    Entry.id.in_(_IDS), Entry.state == EntryState.ACTIVE
+    .group_by(Entry.id, Bank.flood_threshold)
 )
 
 
-def distinct_items_in_window(session: Session, entry_ids: Sequence[int]) -> dict[int, int]:
-    """Distinct items that matched each entry in the last hour (entries with none are left
-    out), since the entry's last quarantine decision; one query per 500 entries, because the
-    match-record writer checks a whole batch of requests at once."""
+def distinct_items_in_window(
+    session: Session, entry_ids: Sequence[int]
+) -> dict[int, tuple[int, int | None]]:
+    """For each *active* entry with matches in the last hour (since its last quarantine
+    decision): the distinct items among them and its bank's ``flood_threshold``. One query
+    per 500 entries, because the match-record writer checks a whole batch at once."""
     since = utcnow() - WINDOW
-    counts: dict[int, int] = {}
+    found: dict[int, tuple[int, int | None]] = {}
     for start in range(0, len(entry_ids), _CHUNK):
         chunk = list(entry_ids[start : start + _CHUNK])
-        rows = session.execute(_COUNTS, {"ids": chunk, "since": since})
-        counts.update((entry_id, int(count)) for entry_id, count in rows)
-    return counts
+        for entry_id, threshold, count in session.execute(
+            _ACTIVE_COUNTS, {"ids": chunk, "since": since}
+        ):
+            found[entry_id] = (int(count), threshold)
+    return found
 
 
-def check_flood(
-    state: ServiceState, session: Session, entry_ids: Iterable[int], banks: Mapping[int, Bank]
-) -> list[int]:
+def check_flood(state: ServiceState, session: Session, entry_ids: Iterable[int]) -> list[int]:
     """Quarantine the given entries that crossed their threshold; returns their ids."""
-    ids = sorted(set(entry_ids))
-    active: dict[int, int] = {}  # entry id -> bank id
-    for start in range(0, len(ids), _CHUNK):
-        rows = session.execute(_ACTIVE, {"ids": ids[start : start + _CHUNK]})
-        active.update((entry_id, bank_id) for entry_id, bank_id in rows)
-    counts = distinct_items_in_window(session, sorted(active))
     quarantined = []
-    for entry_id, bank_id in sorted(active.items()):
-        bank = banks.get(bank_id) or session.get(Bank, bank_id)
-        threshold = state.settings.flood_threshold
-        if bank is not None and bank.flood_threshold is not None:
-            threshold = bank.flood_threshold
-        count = counts.get(entry_id, 0)
+    counted = distinct_items_in_window(session, sorted(set(entry_ids)))
+    for entry_id, (count, bank_threshold) in sorted(counted.items()):
+        threshold = state.settings.flood_threshold if bank_threshold is None else bank_threshold
         if count <= threshold:
             continue
         entry = session.get(Entry, entry_id)
