@@ -13,6 +13,7 @@ Every outcome is an audit entry written with the row change.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -91,6 +92,31 @@ def _attempt_data(attempt: Attempt, attempts: int, retry_at: datetime | None) ->
     }
 
 
+def _send(
+    state: ServiceState,
+    url: str,
+    claimed: list[tuple[int, int, bytes]],
+    kind: str,
+    record_one: Callable[[ServiceState, int, int, Attempt, Session], None],
+) -> int:
+    """POST each claimed call, then record its outcome in its own audited transaction.
+
+    ``kind`` names the event (``takedown.<kind>``) and the delivery id (``takedown-<kind>-<row
+    id>``), the same on every retry so the platform can drop duplicates."""
+    for row_id, version, body in claimed:
+        attempt = post_signed(
+            url,
+            state.settings.takedown_webhook_secret,
+            body,
+            delivery_id=f"takedown-{kind}-{row_id}",
+            event=f"takedown.{kind}",
+            timeout=state.settings.webhook_timeout_seconds,
+            user_agent=_USER_AGENT,
+        )
+        audited(state, partial(record_one, state, row_id, version, attempt))
+    return len(claimed)
+
+
 # ---------------------------------------------------------------------- removal tasks
 
 
@@ -114,7 +140,7 @@ def _claim_tasks(state: ServiceState) -> list[tuple[int, int, bytes]]:
 
 
 def _record_task(
-    state: ServiceState, session: Session, task_id: int, version: int, attempt: Attempt
+    state: ServiceState, task_id: int, version: int, attempt: Attempt, session: Session
 ) -> None:
     task = claimed_row(session, RemovalTask, task_id, version)
     if task is None or task.status is not TaskStatus.PENDING:
@@ -137,24 +163,10 @@ def _record_task(
 
 def send_due_tasks(state: ServiceState) -> int:
     """Send every due task call once; returns how many were attempted."""
-    url, secret = state.settings.takedown_webhook_url, state.settings.takedown_webhook_secret
+    url = state.settings.takedown_webhook_url
     if not url:
         return 0  # no webhook: the platform polls the API and confirms there
-    claimed = _claim_tasks(state)
-    for task_id, version, body in claimed:
-        attempt = post_signed(
-            url,
-            secret,
-            body,
-            delivery_id=f"takedown-task-{task_id}",
-            event="takedown.task",
-            timeout=state.settings.webhook_timeout_seconds,
-            user_agent=_USER_AGENT,
-        )
-        audited(
-            state, partial(_record_task, state, task_id=task_id, version=version, attempt=attempt)
-        )
-    return len(claimed)
+    return _send(state, url, _claim_tasks(state), "task", _record_task)
 
 
 # ---------------------------------------------------------------------- escalations
@@ -215,7 +227,7 @@ def _claim_escalations(state: ServiceState) -> list[tuple[int, int, bytes]]:
 
 
 def _record_escalation(
-    state: ServiceState, session: Session, case_id: int, version: int, attempt: Attempt
+    state: ServiceState, case_id: int, version: int, attempt: Attempt, session: Session
 ) -> None:
     case = claimed_row(session, RemovalRequestRow, case_id, version)
     if case is None:
@@ -236,22 +248,7 @@ def _record_escalation(
 
 
 def send_due_escalations(state: ServiceState) -> int:
-    url, secret = escalation_url(state.settings), state.settings.takedown_webhook_secret
+    url = escalation_url(state.settings)
     if not url:
         return 0
-    claimed = _claim_escalations(state)
-    for case_id, version, body in claimed:
-        attempt = post_signed(
-            url,
-            secret,
-            body,
-            delivery_id=f"takedown-escalation-{case_id}",
-            event="takedown.escalation",
-            timeout=state.settings.webhook_timeout_seconds,
-            user_agent=_USER_AGENT,
-        )
-        record_it = partial(
-            _record_escalation, state, case_id=case_id, version=version, attempt=attempt
-        )
-        audited(state, record_it)
-    return len(claimed)
+    return _send(state, url, _claim_escalations(state), "escalation", _record_escalation)
