@@ -48,10 +48,18 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from sqlalchemy import insert, text
+from sqlalchemy import delete, insert, select, text
 
 from hashwall.service.auth import Role, create_api_key
-from hashwall.store import Bank, Entry, EntrySignal, create_database, upgrade
+from hashwall.store import (
+    ApiKey,
+    Bank,
+    Entry,
+    EntrySignal,
+    MatchRecord,
+    create_database,
+    upgrade,
+)
 
 SECRET = "benchmark-secret-0123456789abcdef"
 _CHUNK = 20_000
@@ -67,8 +75,9 @@ def free_port() -> int:
 # ---------------------------------------------------------------------- the bank
 
 
-def fill_bank(url: str, hashes: np.ndarray) -> tuple[str, float]:
-    """Fresh schema, N active entries (one PDQ each), and a matcher key."""
+def fill_bank(url: str, hashes: np.ndarray) -> tuple[str, float, int]:
+    """Fresh schema, N active entries (one PDQ each), and a matcher key; returns the key,
+    the seconds the INSERTs took and the bank's id."""
     db = create_database(url)
     upgrade(db.engine)
     start = time.perf_counter()
@@ -89,7 +98,20 @@ def fill_bank(url: str, hashes: np.ndarray) -> tuple[str, float]:
     fill_seconds = time.perf_counter() - start
     _row, key = create_api_key(db, SECRET, Role.MATCHER, "bench")
     db.dispose()
-    return key, fill_seconds
+    return key, fill_seconds, bank_id
+
+
+def remove_bank(url: str, bank_id: int, key: str) -> None:
+    """Delete what the benchmark wrote into a database it does not own (PostgreSQL)."""
+    db = create_database(url)
+    entries = select(Entry.id).where(Entry.bank_id == bank_id)
+    with db.session() as session:
+        session.execute(delete(MatchRecord).where(MatchRecord.bank_id == bank_id))
+        session.execute(delete(EntrySignal).where(EntrySignal.entry_id.in_(entries)))
+        session.execute(delete(Entry).where(Entry.bank_id == bank_id))
+        session.execute(delete(Bank).where(Bank.id == bank_id))
+        session.execute(delete(ApiKey).where(ApiKey.name == "bench", ApiKey.prefix == key[:8]))
+    db.dispose()
 
 
 def _entry_row(entry_id: int, bank_id: int) -> dict[str, object]:
@@ -521,66 +543,75 @@ def main() -> None:
         url = args.database_url or f"sqlite:///{Path(scratch) / 'bench.db'}"
         rng = np.random.default_rng(7)
         hashes = rng.integers(0, 256, (args.n, 32), dtype=np.uint8)
-        key, fill_seconds = fill_bank(url, hashes)
+        key, fill_seconds, bank_id = fill_bank(url, hashes)
         print(f"bank: {args.n:,} PDQ hashes written in {fill_seconds:.1f} s ({url.split(':')[0]})")
-        requests, expect = match_requests(key, near(hashes, rng, 2000))
-        probe = requests[0].split(b"\r\n\r\n", 1)[1]
+        try:
+            requests, expect = match_requests(key, near(hashes, rng, 2000))
+            probe = requests[0].split(b"\r\n\r\n", 1)[1]
 
-        with serve(url, 1, key, probe) as (_port, _server, startup):
-            print(
-                f"start-up, 1 worker (migrate + load index, until a match answers): {startup:.1f} s"
-            )
+            with serve(url, 1, key, probe) as (_port, _server, startup):
+                print(
+                    "start-up, 1 worker (migrate + load index, until a match answers): "
+                    f"{startup:.1f} s"
+                )
 
-        with serve(url, args.workers, key, probe, args.access_log) as (port, server, startup):
-            pids = descendants(server.pid)
-            print(
-                f"server: {args.workers} worker(s), start-up {startup:.1f} s, "
-                f"load average {os.getloadavg()[0]:.2f}"
-            )
-            health = [http_request("GET", "/v1/health")]
-            runs = {"health": [], "match": []}
-            for _ in range(args.repeat):
-                runs["health"].append(
-                    run_load(port, health, [None], args.seconds, args.concurrency, pids)
+            with serve(url, args.workers, key, probe, args.access_log) as (port, server, startup):
+                pids = descendants(server.pid)
+                print(
+                    f"server: {args.workers} worker(s), start-up {startup:.1f} s, "
+                    f"load average {os.getloadavg()[0]:.2f}"
                 )
-                runs["match"].append(
-                    run_load(port, requests, expect, args.seconds, args.concurrency, pids)
-                )
-            h, m = best(runs["health"]), best(runs["match"])
-            print(h.line(f"GET /v1/health (framework ceiling), best of {args.repeat}"))
-            print(m.line(f"POST /v1/match/hashes, 1M-style load, best of {args.repeat}"))
-            print(
-                f"match / health: {m.rps / h.rps:.2f}x; "
-                f"match / generator ceiling: {m.rps / ceiling.rps:.2f}x"
-            )
-            print(f"all match runs (req/s): {', '.join(f'{r.rps:,.0f}' for r in runs['match'])}")
-            if args.rate > 0:
-                offered = best(
-                    [
-                        run_load(
-                            port,
-                            requests,
-                            expect,
-                            args.seconds,
-                            args.open_connections,
-                            pids,
-                            args.rate,
-                        )
-                        for _ in range(args.repeat)
-                    ],
-                    by_p99=True,
+                health = [http_request("GET", "/v1/health")]
+                runs: dict[str, list[LoadResult]] = {"health": [], "match": []}
+                for _ in range(args.repeat):
+                    runs["health"].append(
+                        run_load(port, health, [None], args.seconds, args.concurrency, pids)
+                    )
+                    runs["match"].append(
+                        run_load(port, requests, expect, args.seconds, args.concurrency, pids)
+                    )
+                h, m = best(runs["health"]), best(runs["match"])
+                print(h.line(f"GET /v1/health (framework ceiling), best of {args.repeat}"))
+                print(m.line(f"POST /v1/match/hashes, 1M-style load, best of {args.repeat}"))
+                print(
+                    f"match / health: {m.rps / h.rps:.2f}x; "
+                    f"match / generator ceiling: {m.rps / ceiling.rps:.2f}x"
                 )
                 print(
-                    offered.line(
-                        f"POST /v1/match/hashes offered {args.rate:,.0f} req/s (open loop, "
-                        f"{args.open_connections} connections), lowest p99 of {args.repeat}"
-                    )
+                    f"all match runs (req/s): {', '.join(f'{r.rps:,.0f}' for r in runs['match'])}"
                 )
-            if args.upload_seconds > 0:
-                uploads = upload_requests(key, 16)
-                u = run_load(port, uploads, [False] * len(uploads), args.upload_seconds, 4, pids)
-                print(u.line("POST /v1/match/upload, 1 MP JPEG, 4 connections"))
-        print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+                if args.rate > 0:
+                    offered = best(
+                        [
+                            run_load(
+                                port,
+                                requests,
+                                expect,
+                                args.seconds,
+                                args.open_connections,
+                                pids,
+                                args.rate,
+                            )
+                            for _ in range(args.repeat)
+                        ],
+                        by_p99=True,
+                    )
+                    print(
+                        offered.line(
+                            f"POST /v1/match/hashes offered {args.rate:,.0f} req/s (open loop, "
+                            f"{args.open_connections} connections), lowest p99 of {args.repeat}"
+                        )
+                    )
+                if args.upload_seconds > 0:
+                    uploads = upload_requests(key, 16)
+                    u = run_load(
+                        port, uploads, [False] * len(uploads), args.upload_seconds, 4, pids
+                    )
+                    print(u.line("POST /v1/match/upload, 1 MP JPEG, 4 connections"))
+            print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+        finally:
+            if args.database_url:  # not our temporary file: leave the database as found
+                remove_bank(url, bank_id, key)
 
 
 if __name__ == "__main__":
