@@ -76,7 +76,9 @@ class FakeNCMEC:
         offset = int(query.get("start", "0"))
         if offset == self.fail_at_start:
             return 403, "<error>forbidden</error>"
-        found = [e for e in self.entries if start <= e[1] <= end]
+        # Half-open windows, as pytx's fetch loop assumes: it starts the next window at the
+        # previous one's end, so an inclusive end would hand out boundary entries twice.
+        found = [e for e in self.entries if start <= e[1] < end]
         page = found[offset : offset + PAGE]
         groups = ""
         for group in ("images", "videos"):
