@@ -21,6 +21,7 @@ from hashwall.service.likeness.consent import Consent
 from hashwall.service.likeness.keys import hash_token, new_revocation_token, service_key
 from hashwall.service.likeness.schemas import ConsentOut, TemplateOut
 from hashwall.service.state import ServiceState
+from hashwall.service.system_banks import ensure_bank
 from hashwall.store import Bank, Change, ChangeKind, Entry, EntryState
 from hashwall.store.likeness_models import LikenessAudit, LikenessEvent, LikenessTemplate
 from hashwall.store.models import utcnow
@@ -33,32 +34,17 @@ CONTENT_TYPE = "likeness"
 def likeness_bank_id(state: ServiceState) -> int:
     """The bank whose actions likeness matches trigger; created (action ``review``) if missing."""
     name = state.settings.likeness_bank
-    for attempt in (0, 1):
-        try:
-            with state.db.session() as session:
-                bank = session.scalars(select(Bank).where(Bank.name == name)).first()
-                if bank is not None:
-                    if bank.negative:
-                        raise ApiError(
-                            409, f"bank {name!r} is negative; set HASHWALL_LIKENESS_BANK", None
-                        )
-                    return bank.id
-                bank = Bank(
-                    name=name,
-                    description="Likeness protection: intimate content showing enrolled people",
-                    action="review",
-                )
-                session.add(bank)
-                session.flush()
-                session.add(Change(kind=ChangeKind.BANK, target_id=bank.id))
-                bank_id = bank.id
-        except IntegrityError:  # another worker created it first: read theirs
-            if attempt:
-                raise
-            continue
-        state.publish(ChangeKind.BANK, bank_id)
-        return bank_id
-    raise AssertionError("unreachable")  # pragma: no cover
+    bank_id = ensure_bank(
+        state,
+        name,
+        description="Likeness protection: intimate content showing enrolled people",
+        action="review",
+    )
+    with state.db.session() as session:
+        negative = session.scalar(select(Bank.negative).where(Bank.id == bank_id))
+    if negative:
+        raise ApiError(409, f"bank {name!r} is negative; set HASHWALL_LIKENESS_BANK", None)
+    return bank_id
 
 
 def status_of(row: LikenessTemplate, entry_state: EntryState, now: datetime) -> str:

@@ -42,6 +42,7 @@ from hashwall.service.portal import (
 )
 from hashwall.service.routes.entries import new_entry
 from hashwall.service.state import ServiceState, get_state
+from hashwall.service.system_banks import SystemBankError, ensure_bank
 from hashwall.signals.base import InvalidSignalValue
 from hashwall.store import ApiKey, Bank, Change, ChangeKind, Entry, EntryState, MatchRecord
 from hashwall.store.portal_models import (
@@ -278,29 +279,15 @@ def _open_case(state: ServiceState, client: str, credentials: CaseCredentials) -
 
 
 def _portal_bank(state: ServiceState) -> int:
-    name = state.settings.portal_bank
-    for _ in range(2):
-        with state.db.session() as session:
-            bank_id = session.scalar(select(Bank.id).where(Bank.name == name))
-        if bank_id is not None:
-            return int(bank_id)
-        try:
-            with state.db.session() as session:
-                bank = Bank(
-                    name=name,
-                    description="Hashes submitted by the people pictured (hashwall /portal)",
-                    action="review",
-                )
-                session.add(bank)
-                session.flush()
-                session.add(Change(kind=ChangeKind.BANK, target_id=bank.id))
-                bank_id = bank.id
-        except IntegrityError:  # another worker created it: read it again
-            continue
-        state.publish(ChangeKind.BANK, bank_id)
-        log.info("created the portal bank %r (id %d)", name, bank_id)
-        return int(bank_id)
-    raise ApiError(503, "the portal bank could not be created; try again", None)
+    try:
+        return ensure_bank(
+            state,
+            state.settings.portal_bank,
+            description="Hashes submitted by the people pictured (hashwall /portal)",
+            action="review",
+        )
+    except SystemBankError:
+        raise ApiError(503, "the portal bank could not be created; try again", None) from None
 
 
 def _records(state: ServiceState, body: CaseCreate) -> list[HashRecord]:
