@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             background.stop()
             state.close()
+            gc.unfreeze()  # a closed app's objects may be collected again
 
     app = FastAPI(
         title="hashwall",
