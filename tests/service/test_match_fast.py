@@ -209,3 +209,16 @@ def test_writer_refuses_when_full_or_stopped(api: Api, banked: dict[str, Any]) -
     with pytest.raises(ApiError) as stopped:
         writer.submit([record], query)
     assert stopped.value.status == 503
+
+
+def test_deeply_nested_json_is_a_4xx_not_a_500(api: Api, banked: dict[str, Any]) -> None:
+    """json.loads raises RecursionError, not a ValueError, on deep nesting (a fuzzing find)."""
+    body = b'{"queries": [' + b"[" * 3000 + b"]" * 3000 + b"]}"
+    response = api.call(
+        "POST",
+        "/v1/match/hashes",
+        "matcher",
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    assert 400 <= response.status_code < 500 and "error" in response.json()

@@ -83,7 +83,7 @@ class FastMatchPath:
             return None
         try:
             request = MatchHashesRequest.model_validate(json.loads(body))
-        except (ValueError, ValidationError):  # JSONDecodeError is a ValueError
+        except (ValueError, ValidationError, RecursionError):  # JSONDecodeError: a ValueError
             return None
         if not match_route.is_small(request):
             return None
