@@ -7,13 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from hashwall.hashing.record import record_from_signal_value
 from hashwall.service.errors import ApiError
 from hashwall.service.fast_match import FastMatchPath
-from hashwall.service.record_writer import MatchRow, RecordWriter
+from hashwall.service.record_writer import MatchRow, PendingWrite, RecordWriter, write_records
 from hashwall.service.schemas import MatchResponse
 from hashwall.service.state import ServiceState
+from hashwall.store import MatchRecord
+from hashwall.store.models import utcnow
 from tests.service.conftest import Api
 
 PDQ_A = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
@@ -192,6 +195,45 @@ def test_writer_commits_queued_requests_together_and_isolates_a_bad_one(
     assert writer.requests == 3 and writer.batches == 3
     stored = api.call("GET", "/v1/matches", "reviewer").json()["records"]
     assert len(stored) == 3
+
+
+def test_plain_writer_stores_what_the_orm_path_stores(api: Api) -> None:
+    """Banks without actions are written on the DB-API (_PlainWriter): same rows as the ORM."""
+    state = state_of(api)
+    bank = api.create_bank("plain")
+    entry = api.call(
+        "POST",
+        f"/v1/banks/{bank['id']}/entries",
+        "curator",
+        json={"hashes": [{"signal_type": "pdq", "signal_value": PDQ_A}]},
+    ).json()
+    query = [record_from_signal_value("pdq", PDQ_A)]
+    rows = [record_for(state, entry["id"], bank["id"]) for _ in range(2)]
+    rows[0]["details"] = {"query": 0, "query_match_percent": 87.5, "label": "é ü"}
+    rows[1]["api_key_id"], rows[1]["query_variant"] = 1, None
+    plain = state.records.plain_batches
+    before = utcnow()
+    state.records.submit([dict(row, request_id="plain") for row in rows], query).result(30)
+    assert state.records.plain_batches == plain + 1
+    write_records(state, [PendingWrite([dict(row, request_id="orm") for row in rows], query)])
+    with state.db.session() as session:
+        stored = session.scalars(select(MatchRecord).order_by(MatchRecord.id)).all()
+        got = {
+            kind: [
+                {c: getattr(r, c) for c in rows[0] if c != "request_id"}
+                for r in stored
+                if r.request_id == kind
+            ]
+            for kind in ("plain", "orm")
+        }
+        times = {r.request_id: r.created_at for r in stored}
+    assert (
+        got["plain"]
+        == got["orm"]
+        == [{k: v for k, v in r.items() if k != "request_id"} for r in rows]
+    )
+    assert times["plain"].replace(tzinfo=None) >= before.replace(tzinfo=None)
+    assert abs(times["plain"] - times["orm"]).total_seconds() < 30
 
 
 def test_writer_refuses_when_full_or_stopped(api: Api, banked: dict[str, Any]) -> None:

@@ -20,7 +20,6 @@ comes from the route.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -99,11 +98,11 @@ class FastMatchPath:
         )
         if stored:
             try:
-                done = state.records.submit(stored, records)
+                done = state.records.submit_async(stored, records)
             except ApiError as error:  # backlog full or shutting down: 503
                 extra = [(k.lower().encode(), v.encode()) for k, v in (error.headers or {}).items()]
                 return error.status, _json(error_body(error.field, error.message)), extra
-            await asyncio.wrap_future(done)
+            await done
         return 200, match_route.answer_bytes(answer), []
 
 

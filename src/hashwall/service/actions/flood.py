@@ -39,7 +39,7 @@ _LAST_DECISION = (
     .scalar_subquery()
 )
 # Built once, one query per batch: the match-record writer runs it for every commit.
-_ACTIVE_COUNTS = (
+ACTIVE_COUNTS = (
     select(Entry.id, Bank.flood_threshold, func.count(distinct(MatchRecord.query_key)))
     .join(MatchRecord, MatchRecord.entry_id == Entry.id)
     .join(Bank, Bank.id == Entry.bank_id)
@@ -65,7 +65,7 @@ def distinct_items_in_window(
     for start in range(0, len(entry_ids), _CHUNK):
         chunk = list(entry_ids[start : start + _CHUNK])
         for entry_id, threshold, count in session.execute(
-            _ACTIVE_COUNTS, {"ids": chunk, "since": since}
+            ACTIVE_COUNTS, {"ids": chunk, "since": since}
         ):
             found[entry_id] = (int(count), threshold)
     return found

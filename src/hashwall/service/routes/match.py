@@ -7,7 +7,6 @@ answers with JSON built from dicts, and hands its match records to the worker's
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Sequence
@@ -230,7 +229,7 @@ async def match_hashes(
         records,
     )
     if stored:  # group commit: answer once the records (and their actions) are stored
-        await asyncio.wrap_future(state.records.submit(stored, records))
+        await state.records.submit_async(stored, records)
     return _json_response(answer)
 
 
