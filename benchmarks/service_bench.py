@@ -4,6 +4,8 @@ match-by-upload load, each next to a baseline measured in the same run.
     python benchmarks/service_bench.py                         # 1M PDQ hashes, SQLite
     python benchmarks/service_bench.py --n 100000 --seconds 5  # quick run
     python benchmarks/service_bench.py --database-url postgresql+psycopg://postgres@127.0.0.1/test
+    python benchmarks/service_bench.py --keep-db /tmp/bank.db  # write the bank once, reuse it
+    python benchmarks/service_bench.py --keep-db /tmp/bank.db --compare-src /tmp/old/src
 
 Steps:
 
@@ -19,6 +21,10 @@ Steps:
    records), half random (which must not); report the best run's requests/s, p50/p99 latency,
    wrong answers, server and client CPU per request, and match/health as the ratio;
 5. ``--upload-seconds`` of ``POST /v1/match/upload`` with 1-megapixel JPEGs.
+
+``--compare-src DIR`` repeats step 4 with the server imported from another checkout's ``src``
+(say, a ``git worktree`` of the previous commit), interleaving the two servers run by run, so
+a change is measured against its predecessor under the same machine load.
 
 The load generator is a separate process: raw HTTP/1.1 keep-alive connections on asyncio
 (uvloop when installed), pre-encoded requests, a closed loop of ``--concurrency`` connections.
@@ -42,7 +48,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,6 +105,28 @@ def fill_bank(url: str, hashes: np.ndarray) -> tuple[str, float, int]:
     _row, key = create_api_key(db, SECRET, Role.MATCHER, "bench")
     db.dispose()
     return key, fill_seconds, bank_id
+
+
+def kept_bank(path: Path, hashes: np.ndarray) -> tuple[str, str, int]:
+    """``--keep-db``: the SQLite bank written by an earlier run with the same ``--n`` (its
+    match records emptied), or a new one kept for the next run; returns (url, key, bank id)."""
+    url = f"sqlite:///{path.resolve()}"
+    meta = path.with_name(path.name + ".json")
+    if path.exists() and meta.exists():
+        saved = json.loads(meta.read_text())
+        if saved["n"] == len(hashes):
+            db = create_database(url)
+            upgrade(db.engine)
+            with db.session() as session:
+                session.execute(delete(MatchRecord))
+            db.dispose()
+            print(f"bank: {len(hashes):,} PDQ hashes reused from {path}")
+            return url, str(saved["key"]), int(saved["bank_id"])
+    path.unlink(missing_ok=True)
+    key, fill_seconds, bank_id = fill_bank(url, hashes)
+    meta.write_text(json.dumps({"n": len(hashes), "key": key, "bank_id": bank_id}))
+    print(f"bank: {len(hashes):,} PDQ hashes written in {fill_seconds:.1f} s (kept in {path})")
+    return url, key, bank_id
 
 
 def remove_bank(url: str, bank_id: int, key: str) -> None:
@@ -468,11 +496,14 @@ def generator_ceiling(seconds: float, concurrency: int) -> LoadResult:
 
 @contextmanager
 def serve(
-    url: str, workers: int, key: str, probe: bytes, access_log: bool = False
+    url: str, workers: int, key: str, probe: bytes, access_log: bool = False, src: str = ""
 ) -> Iterator[tuple[int, subprocess.Popen[bytes], float]]:
-    """``hashwall serve``; yields (port, process, seconds until a match request answered)."""
+    """``hashwall serve`` (from ``src`` when given); yields (port, process, seconds until a
+    match request answered)."""
     port = free_port()
     env = {**os.environ, "HASHWALL_SECRET_KEY": SECRET, "HASHWALL_DATABASE_URL": url}
+    if src:
+        env["PYTHONPATH"] = str(Path(src).resolve())
     started = time.perf_counter()
     command = [sys.executable, "-c", "from hashwall.cli.app import main; main()", "serve"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
@@ -533,76 +564,72 @@ def main() -> None:
         "--access-log", action="store_true", help="keep uvicorn's per-request log line on"
     )
     parser.add_argument("--database-url", default="", help="default: a temporary SQLite file")
+    parser.add_argument(
+        "--keep-db",
+        type=Path,
+        default=None,
+        help="SQLite file holding the bank: written once, reused by later runs with the same --n",
+    )
+    parser.add_argument(
+        "--compare-src",
+        default="",
+        help="also serve from this checkout's src (the previous implementation), run by run",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="skip the generator's ceiling and the 1-worker start-up measurement",
+    )
     args = parser.parse_args()
 
     print(f"machine: {os.cpu_count()} logical cores, load average {os.getloadavg()[0]:.2f}")
-    ceiling = best([generator_ceiling(args.seconds, args.concurrency) for _ in range(args.repeat)])
-    print(ceiling.line("load generator vs a trivial server (its ceiling)"))
+    ceiling = None
+    if not args.quick:
+        ceiling = best(
+            [generator_ceiling(args.seconds, args.concurrency) for _ in range(args.repeat)]
+        )
+        print(ceiling.line("load generator vs a trivial server (its ceiling)"))
 
     with tempfile.TemporaryDirectory(prefix="hashwall-bench-") as scratch:
-        url = args.database_url or f"sqlite:///{Path(scratch) / 'bench.db'}"
         rng = np.random.default_rng(7)
         hashes = rng.integers(0, 256, (args.n, 32), dtype=np.uint8)
-        key, fill_seconds, bank_id = fill_bank(url, hashes)
-        print(f"bank: {args.n:,} PDQ hashes written in {fill_seconds:.1f} s ({url.split(':')[0]})")
+        owned = not args.database_url
+        if args.keep_db is not None:
+            url, key, bank_id = kept_bank(args.keep_db, hashes)
+            owned = True
+        else:
+            url = args.database_url or f"sqlite:///{Path(scratch) / 'bench.db'}"
+            key, fill_seconds, bank_id = fill_bank(url, hashes)
+            print(
+                f"bank: {args.n:,} PDQ hashes written in {fill_seconds:.1f} s ({url.split(':')[0]})"
+            )
         try:
             requests, expect = match_requests(key, near(hashes, rng, 2000))
             probe = requests[0].split(b"\r\n\r\n", 1)[1]
 
-            with serve(url, 1, key, probe) as (_port, _server, startup):
-                print(
-                    "start-up, 1 worker (migrate + load index, until a match answers): "
-                    f"{startup:.1f} s"
-                )
-
-            with serve(url, args.workers, key, probe, args.access_log) as (port, server, startup):
-                pids = descendants(server.pid)
-                print(
-                    f"server: {args.workers} worker(s), start-up {startup:.1f} s, "
-                    f"load average {os.getloadavg()[0]:.2f}"
-                )
-                health = [http_request("GET", "/v1/health")]
-                runs: dict[str, list[LoadResult]] = {"health": [], "match": []}
-                for _ in range(args.repeat):
-                    runs["health"].append(
-                        run_load(port, health, [None], args.seconds, args.concurrency, pids)
-                    )
-                    runs["match"].append(
-                        run_load(port, requests, expect, args.seconds, args.concurrency, pids)
-                    )
-                h, m = best(runs["health"]), best(runs["match"])
-                print(h.line(f"GET /v1/health (framework ceiling), best of {args.repeat}"))
-                print(m.line(f"POST /v1/match/hashes, 1M-style load, best of {args.repeat}"))
-                print(
-                    f"match / health: {m.rps / h.rps:.2f}x; "
-                    f"match / generator ceiling: {m.rps / ceiling.rps:.2f}x"
-                )
-                print(
-                    f"all match runs (req/s): {', '.join(f'{r.rps:,.0f}' for r in runs['match'])}"
-                )
-                if args.rate > 0:
-                    offered = best(
-                        [
-                            run_load(
-                                port,
-                                requests,
-                                expect,
-                                args.seconds,
-                                args.open_connections,
-                                pids,
-                                args.rate,
-                            )
-                            for _ in range(args.repeat)
-                        ],
-                        by_p99=True,
-                    )
+            if not args.quick:
+                with serve(url, 1, key, probe) as (_port, _server, startup):
                     print(
-                        offered.line(
-                            f"POST /v1/match/hashes offered {args.rate:,.0f} req/s (open loop, "
-                            f"{args.open_connections} connections), lowest p99 of {args.repeat}"
-                        )
+                        "start-up, 1 worker (migrate + load index, until a match answers): "
+                        f"{startup:.1f} s"
                     )
+            sources = {"this": ""}
+            if args.compare_src:
+                sources["previous"] = args.compare_src
+            with ExitStack() as stack:
+                servers = {}
+                for name, src in sources.items():
+                    port, server, startup = stack.enter_context(
+                        serve(url, args.workers, key, probe, args.access_log, src)
+                    )
+                    servers[name] = (port, descendants(server.pid))
+                    print(
+                        f"server ({name}): {args.workers} worker(s), start-up {startup:.1f} s, "
+                        f"load average {os.getloadavg()[0]:.2f}"
+                    )
+                load_all(args, servers, requests, expect, ceiling)
                 if args.upload_seconds > 0:
+                    port, pids = servers["this"]
                     uploads = upload_requests(key, 16)
                     u = run_load(
                         port, uploads, [False] * len(uploads), args.upload_seconds, 4, pids
@@ -610,8 +637,80 @@ def main() -> None:
                     print(u.line("POST /v1/match/upload, 1 MP JPEG, 4 connections"))
             print(f"load average at the end: {os.getloadavg()[0]:.2f}")
         finally:
-            if args.database_url:  # not our temporary file: leave the database as found
+            if not owned:  # not our database: leave it as found
                 remove_bank(url, bank_id, key)
+
+
+def load_all(
+    args: argparse.Namespace,
+    servers: dict[str, tuple[int, list[int]]],
+    requests: list[bytes],
+    expect: list[bool | None],
+    ceiling: LoadResult | None,
+) -> None:
+    """Health, closed-loop match and open-loop match runs, the servers taking turns."""
+    health = [http_request("GET", "/v1/health")]
+    runs: dict[tuple[str, str], list[LoadResult]] = {}
+    for _ in range(args.repeat):
+        for name, (port, pids) in servers.items():
+            runs.setdefault((name, "health"), []).append(
+                run_load(port, health, [None], args.seconds, args.concurrency, pids)
+            )
+            runs.setdefault((name, "match"), []).append(
+                run_load(port, requests, expect, args.seconds, args.concurrency, pids)
+            )
+            if args.rate > 0:
+                runs.setdefault((name, "open"), []).append(
+                    run_load(
+                        port,
+                        requests,
+                        expect,
+                        args.seconds,
+                        args.open_connections,
+                        pids,
+                        args.rate,
+                    )
+                )
+            print(f"  ... round done ({name}), load average {os.getloadavg()[0]:.2f}")
+    for name in servers:
+        h, m = best(runs[name, "health"]), best(runs[name, "match"])
+        print(f"[{name}]")
+        print(h.line(f"GET /v1/health (framework ceiling), best of {args.repeat}"))
+        print(m.line(f"POST /v1/match/hashes, 1M-style load, best of {args.repeat}"))
+        ratio = f"match / health: {m.rps / h.rps:.2f}x"
+        if ceiling is not None:
+            ratio += f"; match / generator ceiling: {m.rps / ceiling.rps:.2f}x"
+        print(ratio)
+        print(f"all match runs (req/s): {', '.join(f'{r.rps:,.0f}' for r in runs[name, 'match'])}")
+        if args.rate > 0:
+            offered = best(runs[name, "open"], by_p99=True)
+            print(
+                offered.line(
+                    f"POST /v1/match/hashes offered {args.rate:,.0f} req/s (open loop, "
+                    f"{args.open_connections} connections), lowest p99 of {args.repeat}"
+                )
+            )
+            print(
+                "all open-loop runs (p99 ms / server us per request): "
+                + ", ".join(
+                    f"{r.p99_ms:.1f}/{r.cpu_us(r.server_cpu_s):.0f}" for r in runs[name, "open"]
+                )
+            )
+    if "previous" in servers:
+        this_m, prev_m = best(runs["this", "match"]), best(runs["previous", "match"])
+        print(
+            f"this / previous: closed loop {this_m.rps / prev_m.rps:.2f}x req/s, server CPU "
+            f"per request {this_m.cpu_us(this_m.server_cpu_s):.0f} vs "
+            f"{prev_m.cpu_us(prev_m.server_cpu_s):.0f} us"
+        )
+        if args.rate > 0:
+            this_o = best(runs["this", "open"], by_p99=True)
+            prev_o = best(runs["previous", "open"], by_p99=True)
+            print(
+                f"this / previous: open loop p99 {this_o.p99_ms:.1f} vs {prev_o.p99_ms:.1f} ms, "
+                f"server CPU per request {this_o.cpu_us(this_o.server_cpu_s):.0f} vs "
+                f"{prev_o.cpu_us(prev_o.server_cpu_s):.0f} us"
+            )
 
 
 if __name__ == "__main__":
