@@ -118,3 +118,27 @@ def test_huge_empty_arrays(count: int) -> None:
     assert int(a.sum()) == 7 * count
     if count * 4 >= _kernels.HUGE_MIN:
         assert a.ctypes.data % 4096 == 0  # own page-aligned mapping
+
+
+def test_buckets_of_every_size_are_searched_exactly() -> None:
+    """In-line buckets of 2..15 rows (the kernel expands <= 4 branch-free) and spilled ones."""
+    rng = np.random.default_rng(5)
+    sizes = np.tile(np.arange(1, 21), 6)  # 16+ rows cannot fit in a 16-slot line: overflow
+    base = rng.integers(0, 256, (len(sizes), 32), dtype=np.uint8)
+    bank = np.repeat(base, sizes, axis=0)
+    near = rng.integers(0, 256, bank.shape, dtype=np.uint8) & (rng.random(bank.shape) < 0.02)
+    bank[::3] ^= near[::3]  # some near (not exact) duplicates too
+    idx = HammingIndex(tables=16, delta_limit=10)  # a bulk load: all rows in the snapshot
+    idx.add(np.arange(len(bank), dtype=np.int64), bank)
+    s = idx._state.snap
+    tag = s.slots & _kernels.TAG_OV
+    line_sizes = {bin(int(v) & 0xFFFF).count("1") for v in s.slots[tag == _kernels.TAG_LINE]}
+    assert set(range(2, 16)) <= line_sizes
+    assert np.any((tag == _kernels.TAG_OV) & (s.slots != _kernels.SLOT_EMPTY))
+    queries = np.concatenate([base, rng.integers(0, 256, (20, 32), dtype=np.uint8)])
+    for radius in (0, 8, 31):
+        got = idx.search(queries, radius, method="mih")
+        want = idx.search(queries, radius, method="scan")
+        for (gi, gd), (wi, wd) in zip(got, want, strict=True):
+            assert gi.tolist() == wi.tolist() and gd.tolist() == wd.tolist()
+    assert sum(len(g[0]) for g in got) > len(bank) // 2  # radius 31: most rows are hits

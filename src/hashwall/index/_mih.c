@@ -394,30 +394,64 @@ static int mih_query(const search_ctx *c, plan_t *p, const uint64_t *q, vec64 *o
         mslot[nmul] = g;
         nmul += (sv >= TAG_LINE) & (sv != SLOT_EMPTY);
     }
-    /* stage 2: rows of multi-row buckets: from the slot line itself (still in cache)
-     * or from the overflow array (prefetched ahead) */
+    /* stage 2: rows of multi-row buckets. Spilled buckets (TAG_OV) are split off
+     * branch-free and their overflow lines prefetched all at once; in-line buckets
+     * (rows in free slots of their own line, still in cache) are compacted in place
+     * in mval/mslot and expanded without branches for the usual <= 4 rows (a loop
+     * over the bitmap mispredicted on nearly every bucket). Then the spilled ones. */
     const uint32_t *ov = c->ov;
     size_t ovl = c->ov_len;
+    uint32_t *ovq = p->probe; /* the probe list is no longer needed */
+    size_t nl = 0, no = 0;
     for (size_t j = 0; j < nmul; j++) {
-        if (j + PREFETCH_DIST < nmul && mval[j + PREFETCH_DIST] >= TAG_OV)
-            PREFETCH(ov + (mval[j + PREFETCH_DIST] & ROW_BITS30));
-        uint32_t sv = mval[j];
-        if (k + LINE > p->cand_cap) {
-            uint32_t *nc = (uint32_t *)realloc(p->cand, 2 * p->cand_cap * sizeof(uint32_t));
-            if (!nc) return -1;
-            p->cand = cand = nc;
-            p->cand_cap *= 2;
-        }
-        if (sv < TAG_OV) {
-            const uint32_t *line = slots + (mslot[j] & ~(LINE - 1));
-            uint32_t bm = sv & 0xffffu;
+        uint32_t sv = mval[j], g = mslot[j], is_ov = sv >= TAG_OV;
+        mval[nl] = sv;
+        mslot[nl] = g;
+        nl += !is_ov;
+        ovq[no] = sv & ROW_BITS30;
+        no += is_ov;
+    }
+    for (size_t j = 0; j < no; j++)
+        if (ovq[j] < ovl) PREFETCH(ov + ovq[j]);
+    /* an in-line bucket has < LINE rows; + LINE for the unconditional 4-row writes */
+    size_t need = k + nl * LINE + LINE;
+    if (need > p->cand_cap) {
+        size_t cap = p->cand_cap;
+        while (cap < need) cap *= 2;
+        uint32_t *nc = (uint32_t *)realloc(p->cand, cap * sizeof(uint32_t));
+        if (!nc) return -1;
+        p->cand = cand = nc;
+        p->cand_cap = cap;
+    }
+    for (size_t j = 0; j < nl; j++) {
+        const uint32_t *line = slots + (mslot[j] & ~(LINE - 1));
+        uint32_t bm = mval[j] & 0xffffu, cnt = (uint32_t)__builtin_popcount(bm);
+        /* once the bitmap is exhausted, slot 0 of the line is read and written past
+         * the end of the list (k only advances by cnt): harmless */
+        uint32_t i0 = (uint32_t)__builtin_ctz(bm | 0x10000u) & (LINE - 1);
+        bm &= bm - 1;
+        uint32_t i1 = (uint32_t)__builtin_ctz(bm | 0x10000u) & (LINE - 1);
+        bm &= bm - 1;
+        uint32_t i2 = (uint32_t)__builtin_ctz(bm | 0x10000u) & (LINE - 1);
+        bm &= bm - 1;
+        uint32_t i3 = (uint32_t)__builtin_ctz(bm | 0x10000u) & (LINE - 1);
+        bm &= bm - 1;
+        cand[k] = line[i0] & ROW_BITS30;
+        cand[k + 1] = line[i1] & ROW_BITS30;
+        cand[k + 2] = line[i2] & ROW_BITS30;
+        cand[k + 3] = line[i3] & ROW_BITS30;
+        if (cnt <= 4) {
+            k += cnt;
+        } else {
+            k += 4;
             while (bm) {
                 cand[k++] = line[__builtin_ctz(bm)] & ROW_BITS30;
                 bm &= bm - 1;
             }
-            continue;
         }
-        size_t at = sv & ROW_BITS30;
+    }
+    for (size_t j = 0; j < no; j++) {
+        size_t at = ovq[j];
         if (at >= ovl) continue; /* only a corrupted table gets here */
         size_t len = ov[at];
         if (len > ovl - at - 1) len = ovl - at - 1;
