@@ -424,6 +424,8 @@ static int mih_query(const search_ctx *c, plan_t *p, const uint64_t *q, vec64 *o
         p->cand_cap = cap;
     }
     for (size_t j = 0; j < nl; j++) {
+        /* the slot lines were read in stage 1 but have left L1 since: fetch ahead */
+        if (j + 32 < nl) __builtin_prefetch(slots + mslot[j + 32], 0, 3);
         const uint32_t *line = slots + (mslot[j] & ~(LINE - 1));
         uint32_t bm = mval[j] & 0xffffu, cnt = (uint32_t)__builtin_popcount(bm);
         /* once the bitmap is exhausted, slot 0 of the line is read and written past
