@@ -329,13 +329,12 @@ static void plan_free(plan_t *p, Py_ssize_t m) {
     free(p->probe); free(p->mval); free(p->mslot); free(p->cand);
 }
 
-/* Masks in ascending order of the slot line they move to: probes that share a
- * 64-byte line of slots become adjacent, so the second access hits L1. */
-static uint32_t g_line_bits;
-static int cmp_hi(const void *a, const void *b) {
+/* Masks in ascending numeric order: a key's slot line is (key ^ mask) >> line_bits, so
+ * masks with equal mask >> line_bits (adjacent in this order) land in the same 64-byte
+ * line of slots, whatever the key, and the second access hits L1. (Sorting by
+ * (mask >> line_bits, mask) is the same order; no per-table comparator state.) */
+static int cmp_u32(const void *a, const void *b) {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    uint32_t hx = x >> g_line_bits, hy = y >> g_line_bits;
-    if (hx != hy) return (hx > hy) - (hx < hy);
     return (x > y) - (x < y);
 }
 
@@ -353,8 +352,7 @@ static int plan_init(plan_t *p, const search_ctx *c) {
         if (c->scan || c->thresholds[i] < 0) continue;
         p->masks[i] = make_masks(c->widths[i], c->thresholds[i], &p->nmasks[i]);
         if (!p->masks[i]) return -1;
-        g_line_bits = 4 - c->shifts[i]; /* keys per line: 16 >> shift (shift <= 4) */
-        qsort(p->masks[i], p->nmasks[i], sizeof(uint32_t), cmp_hi);
+        qsort(p->masks[i], p->nmasks[i], sizeof(uint32_t), cmp_u32);
         total += p->nmasks[i];
     }
     p->probe_cap = total ? total : 1;
