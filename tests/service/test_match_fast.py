@@ -4,6 +4,8 @@ stored before the answer, batches that fail request by request, a bounded queue.
 
 from __future__ import annotations
 
+import fcntl
+import threading
 from typing import Any
 
 import pytest
@@ -208,7 +210,7 @@ def test_plain_writer_stores_what_the_orm_path_stores(api: Api) -> None:
         json={"hashes": [{"signal_type": "pdq", "signal_value": PDQ_A}]},
     ).json()
     query = [record_from_signal_value("pdq", PDQ_A)]
-    rows = [record_for(state, entry["id"], bank["id"]) for _ in range(2)]
+    rows = [record_for(state, entry["id"], int(str(bank["id"]))) for _ in range(2)]
     rows[0]["details"] = {"query": 0, "query_match_percent": 87.5, "label": "é ü"}
     rows[1]["api_key_id"], rows[1]["query_variant"] = 1, None
     plain = state.records.plain_batches
@@ -234,6 +236,35 @@ def test_plain_writer_stores_what_the_orm_path_stores(api: Api) -> None:
     )
     assert times["plain"].replace(tzinfo=None) >= before.replace(tzinfo=None)
     assert abs(times["plain"] - times["orm"]).total_seconds() < 30
+
+
+def test_loop_writer_commits_plain_batches_and_yields_when_it_would_wait(api: Api) -> None:
+    """SQLite: a plain batch is committed on the event loop; when the writers' lock is taken
+    (another worker writing) the writer thread stores it instead, before the answer."""
+    state = state_of(api)
+    bank = api.create_bank("plain")
+    entry = api.call(
+        "POST",
+        f"/v1/banks/{bank['id']}/entries",
+        "curator",
+        json={"hashes": [{"signal_type": "pdq", "signal_value": PDQ_A}]},
+    ).json()
+    post_match(api, one("0" * 64))  # caches the key: the fast path answers from now on
+    loop, thread = state.records.loop_batches, state.records.plain_batches
+    assert post_match(api, one(PDQ_A)).json()["results"][0]["matched"]
+    database = state.db.engine.url.database if state.db.is_sqlite else None
+    if not database:
+        assert state.records.loop_batches == 0  # PostgreSQL: always the writer thread
+        return
+    assert state.records.loop_batches == loop + 1
+    with open(f"{database}.record-writers.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        threading.Timer(0.3, fcntl.flock, (lock, fcntl.LOCK_UN)).start()
+        assert post_match(api, one(flip(PDQ_A, 2))).json()["results"][0]["matched"]
+    assert state.records.loop_batches == loop + 1
+    assert state.records.plain_batches == thread + 2  # the loop's batch, then the thread's
+    records = api.call("GET", "/v1/matches", "reviewer").json()["records"]
+    assert [r["entry_id"] for r in records] == [entry["id"]] * 2
 
 
 def test_writer_refuses_when_full_or_stopped(api: Api, banked: dict[str, Any]) -> None:
