@@ -321,6 +321,7 @@ typedef struct {
     uint32_t *mslot;  /* scratch: global slot index per multi-row bucket */
     uint32_t *cand;   /* scratch: candidate rows */
     size_t probe_cap, cand_cap;
+    size_t np, k, nmul; /* probes, candidates, multi-row buckets of the query in flight */
 } plan_t;
 
 static void plan_free(plan_t *p, Py_ssize_t m) {
@@ -365,9 +366,17 @@ static int plan_init(plan_t *p, const search_ctx *c) {
     return (p->probe && p->mval && p->mslot && p->cand) ? 0 : -1;
 }
 
-/* MIH lookup for one query; appends (dist << 40 | row) to out. */
-HW_HOT
-static int mih_query(const search_ctx *c, plan_t *p, const uint64_t *q, vec64 *out) {
+/* MIH lookup, pipelined over the queries of a batch: each query goes through
+ *   probe generation (mih_gen): every slot to read, masks sorted by slot line;
+ *   stage 1: read one slot per probe; singletons become candidates, multi-row
+ *            buckets are queued;
+ *   stage 2 (mih_expand): rows of the multi-row buckets join the candidates;
+ *   stage 3: verify the candidates' hashes.
+ * Stages 1 and 3 are a few thousand independent cache misses each, prefetched
+ * ahead. mih_step runs stage 3 of one query and stage 1 of the next in one loop,
+ * so both streams of misses are in flight together and neither pipeline drains
+ * between the stages (0.93-0.94x CPU per query at 10M vs one query at a time). */
+static void mih_gen(const search_ctx *c, plan_t *p, const uint64_t *q) {
     size_t np = 0;
     for (Py_ssize_t i = 0; i < c->m; i++) {
         if (!p->masks[i]) continue;
@@ -377,21 +386,15 @@ static int mih_query(const search_ctx *c, plan_t *p, const uint64_t *q, vec64 *o
         size_t nm = p->nmasks[i];
         for (size_t j = 0; j < nm; j++) p->probe[np++] = base + ((key ^ mk[j]) << sh);
     }
-    /* stage 1: read one slot per probe (prefetched ahead); singletons become
-     * candidates at once, multi-row buckets are queued. Branch-free: about half
-     * the slots are empty, so a branch here would mispredict constantly. */
+    p->np = np;
+    p->k = p->nmul = 0;
+}
+
+HW_HOT
+static int mih_expand(const search_ctx *c, plan_t *p) {
     const uint32_t *slots = c->slots;
     uint32_t *cand = p->cand, *mval = p->mval, *mslot = p->mslot;
-    size_t nmul = 0, k = 0;
-    for (size_t j = 0; j < np; j++) {
-        if (j + PREFETCH_DIST < np) PREFETCH(slots + p->probe[j + PREFETCH_DIST]);
-        uint32_t g = p->probe[j], sv = slots[g];
-        cand[k] = sv;
-        k += sv < TAG_DATA;
-        mval[nmul] = sv;
-        mslot[nmul] = g;
-        nmul += (sv >= TAG_LINE) & (sv != SLOT_EMPTY);
-    }
+    size_t nmul = p->nmul, k = p->k;
     /* stage 2: rows of multi-row buckets. Spilled buckets (TAG_OV) are split off
      * branch-free and their overflow lines prefetched all at once; in-line buckets
      * (rows in free slots of their own line, still in cache) are compacted in place
@@ -466,30 +469,65 @@ static int mih_query(const search_ctx *c, plan_t *p, const uint64_t *q, vec64 *o
         const uint32_t *src = ov + at + 1;
         for (size_t e = 0; e < len; e++) cand[k++] = src[e];
     }
-    /* stage 3: verify, prefetching candidate hashes ahead. Rows >= n only come
-     * from a corrupted table; clamping keeps every read inside `hashes`. */
-    const uint64_t *H = c->hashes;
-    Py_ssize_t W = c->words;
-    uint32_t r = c->radius, last = (uint32_t)(c->n - 1);
+    /* Rows >= n only come from a corrupted table; clamping keeps every read of
+     * stage 3 inside `hashes`. */
+    uint32_t last = (uint32_t)(c->n - 1);
     for (size_t j = 0; j < k; j++) cand[j] = cand[j] > last ? last : cand[j];
-    if (W == 4) {
-        for (size_t j = 0; j < k; j++) {
-            if (j + PREFETCH_DIST < k) PREFETCH(H + (size_t)cand[j + PREFETCH_DIST] * 4);
-            uint32_t row = cand[j];
-            uint32_t d = hamming4(H + (size_t)row * 4, q);
+    p->k = k;
+    return 0;
+}
+
+#if defined(__GNUC__)
+#define HW_INLINE static inline __attribute__((always_inline))
+#else
+#define HW_INLINE static inline
+#endif
+
+/* Stage 3 of query `q` (plan `pa`, may be NULL: none) appending (dist << 40 | row)
+ * to out, interleaved with stage 1 of the next query (plan `pb`, may be NULL).
+ * W is a constant in the 256-bit instance below. */
+HW_INLINE int mih_step_w(const search_ctx *c, const plan_t *pa, const uint64_t *q, vec64 *out,
+                         plan_t *pb, Py_ssize_t W) {
+    const uint64_t *H = c->hashes;
+    const uint32_t *slots = c->slots;
+    uint32_t r = c->radius;
+    const uint32_t *cand = pa ? pa->cand : NULL;
+    size_t k = pa ? pa->k : 0, ja = 0;
+    /* stage 1 is branch-free: about half the slots are empty, so a branch there
+     * would mispredict constantly */
+    const uint32_t *probe = pb ? pb->probe : NULL;
+    uint32_t *cb = pb ? pb->cand : NULL, *mval = pb ? pb->mval : NULL;
+    uint32_t *mslot = pb ? pb->mslot : NULL;
+    size_t np = pb ? pb->np : 0, jb = 0, kb = 0, nmul = 0;
+    while (ja < k || jb < np) {
+        if (ja < k) {
+            if (ja + PREFETCH_DIST < k) PREFETCH(H + (size_t)cand[ja + PREFETCH_DIST] * (size_t)W);
+            uint32_t row = cand[ja++];
+            uint32_t d = W == 4 ? hamming4(H + (size_t)row * 4, q) : hamming(H + (size_t)row * W, q, W);
             if (d <= r && !(c->deleted && c->deleted[row]))
                 if (vec_push(out, ((uint64_t)d << 40) | row)) return -1;
         }
-    } else {
-        for (size_t j = 0; j < k; j++) {
-            if (j + PREFETCH_DIST < k) PREFETCH(H + (size_t)cand[j + PREFETCH_DIST] * W);
-            uint32_t row = cand[j];
-            uint32_t d = hamming(H + (size_t)row * W, q, W);
-            if (d <= r && !(c->deleted && c->deleted[row]))
-                if (vec_push(out, ((uint64_t)d << 40) | row)) return -1;
+        if (jb < np) {
+            if (jb + PREFETCH_DIST < np) PREFETCH(slots + probe[jb + PREFETCH_DIST]);
+            uint32_t g = probe[jb++], sv = slots[g];
+            cb[kb] = sv;
+            kb += sv < TAG_DATA;
+            mval[nmul] = sv;
+            mslot[nmul] = g;
+            nmul += (sv >= TAG_LINE) & (sv != SLOT_EMPTY);
         }
     }
+    if (pb) {
+        pb->k = kb;
+        pb->nmul = nmul;
+    }
     return 0;
+}
+
+HW_HOT
+static int mih_step(const search_ctx *c, const plan_t *pa, const uint64_t *q, vec64 *out,
+                    plan_t *pb) {
+    return c->words == 4 ? mih_step_w(c, pa, q, out, pb, 4) : mih_step_w(c, pa, q, out, pb, c->words);
 }
 
 /* Brute force over `n` rows starting at row number `row0` in the output numbering. */
@@ -544,17 +582,38 @@ static PyObject *py_search(PyObject *self, PyObject *args) {
     }
     vec64 out = {0};
     int64_t *counts = (int64_t *)calloc((size_t)(nq ? nq : 1), sizeof(int64_t));
-    plan_t plan;
+    plan_t plan, plan2; /* two queries in flight: see mih_step */
     int rc = 0, plan_ok = 0;
     if (!err && !counts) rc = -1;
-    if (!err && !rc) { rc = plan_init(&plan, &c); plan_ok = 1; }
+    if (!err && !rc) {
+        memset(&plan2, 0, sizeof(plan2));
+        plan_ok = 1;
+        rc = plan_init(&plan, &c);
+        if (!rc) rc = plan_init(&plan2, &c);
+    }
     if (!err && !rc) {
         Py_BEGIN_ALLOW_THREADS
+        /* MIH: `cur` holds the query being answered (stages 1-2 done), `nxt` the next */
+        plan_t *cur = &plan, *nxt = &plan2;
+        int mih = !scan && n;
+        if (mih && nq) {
+            mih_gen(&c, cur, (const uint64_t *)qb.buf);
+            rc = mih_step(&c, NULL, NULL, &out, cur) || mih_expand(&c, cur);
+        }
         for (Py_ssize_t qi = 0; qi < nq && !rc; qi++) {
             const uint64_t *q = (const uint64_t *)qb.buf + (size_t)qi * words;
             size_t before = out.len;
-            if (scan) rc = scan_rows(c.hashes, n, words, c.deleted, 0, q, radius, 0, &out);
-            else if (n) rc = mih_query(&c, &plan, q, &out);
+            if (scan) {
+                rc = scan_rows(c.hashes, n, words, c.deleted, 0, q, radius, 0, &out);
+            } else if (mih) {
+                int more = qi + 1 < nq;
+                if (more) mih_gen(&c, nxt, q + words);
+                rc = mih_step(&c, cur, q, &out, more ? nxt : NULL);
+                if (!rc && more) rc = mih_expand(&c, nxt);
+                plan_t *t = cur;
+                cur = nxt;
+                nxt = t;
+            }
             if (!rc && dn) rc = scan_rows(c.dhashes, dn, words, c.dalive, 1, q, radius, (uint64_t)n, &out);
             if (!rc) {
                 size_t k = sort_unique(out.data + before, out.len - before);
@@ -564,7 +623,10 @@ static PyObject *py_search(PyObject *self, PyObject *args) {
         }
         Py_END_ALLOW_THREADS
     }
-    if (plan_ok) plan_free(&plan, c.m);
+    if (plan_ok) {
+        plan_free(&plan, c.m);
+        plan_free(&plan2, c.m);
+    }
     if (err) PyErr_SetString(PyExc_ValueError, err);
     else if (rc) PyErr_NoMemory();
     else {
