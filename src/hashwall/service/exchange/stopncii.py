@@ -22,7 +22,6 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-import requests
 from threatexchange.exchanges.clients.stopncii.api import (
     StopNCIIAPI,
     StopNCIICaseStatus,
@@ -34,9 +33,10 @@ from threatexchange.exchanges.impl.stop_ncii_api import StopNCIICheckpoint, Stop
 from hashwall.media.sniff import ContentKind
 from hashwall.service.errors import ApiError
 from hashwall.service.exchange.apply import ApplyResult, RemoteItem, apply_items, source_row
+from hashwall.service.exchange.feed import require_bank, upstream
 from hashwall.service.exchange.keys import ExchangeSettings
 from hashwall.service.hash_input import record_from_value
-from hashwall.store import Bank, Database, EntryState
+from hashwall.store import Database, EntryState
 
 log = logging.getLogger("hashwall.service.exchange.stopncii")
 
@@ -117,26 +117,11 @@ def checkpoint(db: Database, bank_id: int) -> StopNCIICheckpoint | None:
 
 def fetch_pages(db: Database, bank_id: int, client: StopNCIIAPI) -> Iterator[ApplyResult]:
     """Fetch everything changed since the stored checkpoint, one committed page at a time."""
-    with db.session() as session:
-        if session.get(Bank, bank_id) is None:
-            raise ApiError(404, f"no bank with id {bank_id}", "bank_id")
+    require_bank(db, bank_id)
     previous = checkpoint(db, bank_id)
     start = previous.update_time if previous else StopNCIIAPI.DEFAULT_START_TIME
     pages = client.fetch_hashes_iter(start_timestamp=start)
-    while True:
-        try:
-            page = next(pages)
-        except StopIteration:
-            return
-        except requests.RequestException as error:
-            status = getattr(getattr(error, "response", None), "status_code", None)
-            log.warning("StopNCII fetch failed: %s (HTTP %s)", type(error).__name__, status)
-            raise ApiError(
-                502,
-                f"StopNCII did not answer the fetch ({type(error).__name__}, HTTP {status}); "
-                "pages before it are kept and the next run resumes there",
-                "stopncii",
-            ) from None
+    for page in upstream(pages, "StopNCII", "stopncii"):
         items = [item_from_record(record) for record in page.hashRecords]
         usable = [item for item in items if item is not None]
         with db.session() as session:
