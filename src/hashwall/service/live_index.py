@@ -32,6 +32,7 @@ from hashwall.signals.vpdq import VpdqFrame
 from hashwall.store import Bank, Entry, EntrySignal, EntryState
 
 _SYNC_CHUNK = 500
+_LOAD_CHUNK = 200_000
 
 
 @dataclass(frozen=True)
@@ -104,10 +105,31 @@ class LiveIndex:
             for bank in session.scalars(select(Bank)):
                 self.banks[bank.id] = BankInfo.of(bank)
             query = _signal_rows().where(Entry.state == EntryState.ACTIVE).order_by(EntrySignal.id)
-            self._add_rows(session.connection().execute(query).all())
+            # Streamed in chunks (never all rows at once: at 10M that alone was gigabytes of
+            # row tuples), PDQ hashes packed per chunk, then one bulk build of the index.
+            streamed = session.connection().execution_options(yield_per=_LOAD_CHUNK)
+            pdq_ids: list[int] = []
+            packed: list[np.ndarray] = []
+            for rows in streamed.execute(query).partitions():
+                ids, hashes = self._index_rows(rows)
+                if ids:
+                    pdq_ids.extend(ids)
+                    packed.append(hex_to_bytes_array(hashes, pdq_signal.HASH_BYTES))
+            if pdq_ids:
+                self.pdq.add(np.asarray(pdq_ids, dtype=np.int64), np.concatenate(packed))
 
     def _add_rows(self, rows: Sequence[SignalRow]) -> None:
         """Index signal rows of entries not yet indexed (caller holds the lock)."""
+        pdq_ids, pdq_hashes = self._index_rows(rows)
+        if pdq_ids:
+            self.pdq.add(
+                np.asarray(pdq_ids, dtype=np.int64),
+                hex_to_bytes_array(pdq_hashes, pdq_signal.HASH_BYTES),
+            )
+
+    def _index_rows(self, rows: Sequence[SignalRow]) -> tuple[list[int], list[str]]:
+        """Book-keep signal rows of entries not yet indexed; returns the PDQ rows to add to
+        the Hamming index (ids and hex values) for the caller to add in bulk."""
         pdq_ids: list[int] = []
         pdq_hashes: list[str] = []
         for row_id, entry_id, bank_id, signal_type, variant, value, quality in rows:
@@ -130,11 +152,7 @@ class LiveIndex:
                 hashes = frame_hashes(entry.frames, vpdq.QUALITY_THRESHOLD)
                 if hashes:
                     self.videos.add_video(entry_id, hex_to_bytes_array(hashes, 32))
-        if pdq_ids:
-            self.pdq.add(
-                np.asarray(pdq_ids, dtype=np.int64),
-                hex_to_bytes_array(pdq_hashes, pdq_signal.HASH_BYTES),
-            )
+        return pdq_ids, pdq_hashes
 
     def _remove(self, entry_id: int) -> None:
         entry = self.entries.pop(entry_id, None)
