@@ -458,3 +458,21 @@ def test_nothing_about_the_survivor_is_stored_or_logged(
         for path in web.root.rglob("*"):
             if path.is_file():
                 assert secret.encode() not in path.read_bytes(), path
+
+
+def test_posts_are_rate_limited_per_address(database_url: str, tmp_path: Path) -> None:
+    """Each post renders notices and PDFs: one address gets an hourly budget, then a 429."""
+    settings = Settings(
+        database_url=database_url,
+        data_dir=tmp_path / "data",
+        secret_key=SECRET,
+        notices_posts_per_ip_hour=2,
+    )
+    with TestClient(create_app(settings)) as client:
+        web = Web(client, tmp_path)
+        for _ in range(2):
+            assert web.form(valid_form()).status_code == 200
+        refused = web.form(valid_form())
+        assert refused.status_code == 429
+        assert int(refused.headers["Retry-After"]) > 0
+        assert "Too many requests" in refused.text

@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     takedown_deadlines: str = Field(default="", max_length=500)
     #: Removal requests one client address may submit per hour (the intake is public).
     takedown_requests_per_ip_hour: int = Field(default=20, ge=1)
+    #: Form posts one client address may make to the survivor's notice tool (/notices) per
+    #: hour: each renders notices and PDFs, so the public page is no way to burn CPU.
+    notices_posts_per_ip_hour: int = Field(default=200, ge=1)
     #: How often each worker finishes pending sweeps and fires due escalations.
     takedown_poll_seconds: float = Field(default=5.0, gt=0, le=3600)
 

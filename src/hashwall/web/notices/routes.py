@@ -17,6 +17,8 @@ from starlette.datastructures import FormData, UploadFile
 from hashwall.cases.audit import AuditFormatError
 from hashwall.cases.casefile import Milestone, mark
 from hashwall.cases.pdf import PdfError
+from hashwall.service.portal import Rule, Throttles
+from hashwall.service.state import ServiceState
 from hashwall.web.notices import bundle, case_form, views
 from hashwall.web.notices.carried import Carried, CarriedError, from_form
 from hashwall.web.notices.casetext import CaseText, CaseTextError, file_name, parse_case
@@ -40,7 +42,20 @@ async def _checked_form(request: Request) -> FormData:
     token = submitted if isinstance(submitted, str) else None
     if not csrf.check(secret, request.cookies.get(csrf.COOKIE), token, time.time()):
         raise PageError(403, STALE_FORM)
+    client = request.client.host if request.client else "unknown"
+    wait = await run_in_threadpool(_rate_limited, service_state(request), client)
+    if wait is not None:
+        message = f"Too many requests from your address; please try again in {wait} seconds."
+        raise PageError(429, message, {"Retry-After": str(wait)})
     return form
+
+
+def _rate_limited(state: ServiceState, client: str) -> int | None:
+    """Seconds to wait when this address posted too often (a per-address hourly budget
+    shared by every worker through the database, like the removal-request form's)."""
+    rule = Rule("notices-ip", state.settings.notices_posts_per_ip_hour, 3600, 3600)
+    lock = Throttles(state.db, state.settings.secret_key).reserve(rule, client)
+    return lock.retry_after if lock is not None else None
 
 
 def _generated(case: CaseText, chain: Chain) -> Chain:

@@ -30,10 +30,11 @@ HEADERS = {**SECURITY_HEADERS, "Content-Security-Policy": CSP, "Cache-Control": 
 class PageError(Exception):
     """Raise from a page handler to answer an HTML error page with ``status``."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
 
 
 class LoginRequired(Exception):
@@ -94,7 +95,9 @@ def redirect(url: str) -> Response:
 
 async def _page_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PageError)
-    return error_page(exc.status, exc.message, getattr(request.state, "reviewer", None))
+    page = error_page(exc.status, exc.message, getattr(request.state, "reviewer", None))
+    page.headers.update(exc.headers)
+    return page
 
 
 async def _login_required(_request: Request, _exc: Exception) -> Response:
