@@ -257,36 +257,14 @@ def test_cli_exchange_between_two_databases(api: Api, tmp_path: Path) -> None:
     )
     assert exported.exit_code == 0, exported.output
     assert json.loads(exported.stdout)["entries"] == 2
-    imported = runner.invoke(
-        cli_app,
-        [
-            "exchange",
-            "import",
-            str(out),
-            "--bank",
-            "mirror",
-            "--key-file",
-            str(key_file),
-            "--database-url",
-            target_url,
-        ],
-    )
+    import_args = [
+        *("exchange", "import", str(out), "--bank", "mirror"),
+        *("--key-file", str(key_file), "--database-url", target_url),
+    ]
+    imported = runner.invoke(cli_app, import_args)
     assert imported.exit_code == 0, imported.output
     assert json.loads(imported.stdout.splitlines()[-1])["created"] == 2
-    again = runner.invoke(
-        cli_app,
-        [
-            "exchange",
-            "import",
-            str(out),
-            "--bank",
-            "mirror",
-            "--key-file",
-            str(key_file),
-            "--database-url",
-            target_url,
-        ],
-    )
+    again = runner.invoke(cli_app, import_args)  # the same file again: nothing new
     assert json.loads(again.stdout.splitlines()[-1])["status"] == "already_applied"
 
     wrong = tmp_path / "wrong.key"
