@@ -111,7 +111,8 @@ class Entry(Base):
     content_type: Mapped[str] = mapped_column(String(16))
     label: Mapped[str] = mapped_column(String(500), default="")
     source: Mapped[str] = mapped_column(String(500), default="")
-    case_ref: Mapped[str] = mapped_column(String(200), default="")
+    #: Indexed: a removal request's entries are found by it (migration 0009).
+    case_ref: Mapped[str] = mapped_column(String(200), default="", index=True)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     import_job_id: Mapped[int | None] = mapped_column(
         ForeignKey("import_jobs.id", ondelete="SET NULL"), nullable=True, index=True
