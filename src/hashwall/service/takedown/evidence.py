@@ -27,6 +27,7 @@ from hashwall.service.takedown.config import clock_for
 from hashwall.service.takedown.journal import audited, record
 from hashwall.service.takedown.queries import detail, load_case
 from hashwall.store import Entry
+from hashwall.store.takedown_models import RemovalRequestRow
 
 if TYPE_CHECKING:
     from hashwall.service.state import ServiceState
@@ -53,10 +54,10 @@ def _bank_hashes(session: Session, case_id: str) -> list[dict[str, Any]]:
     ]
 
 
-def _case_record(state: ServiceState, session: Session, case_id: str) -> dict[str, Any]:
-    case = dataclasses.asdict(detail(state, session, load_case(session, case_id)))
+def _case_record(state: ServiceState, session: Session, row: RemovalRequestRow) -> dict[str, Any]:
+    case = dataclasses.asdict(detail(state, session, row))
     case.pop("timeline", None)  # the audit entries are in the pack in full
-    case["bank_entries"] = _bank_hashes(session, case_id)
+    case["bank_entries"] = _bank_hashes(session, row.case_id)
     return case
 
 
@@ -64,9 +65,9 @@ def evidence_zip(state: ServiceState, case_id: str, *, actor: str) -> bytes:
     """The zipped evidence pack of one case; raises ``TakedownNotFound``."""
 
     def work(session: Session) -> dict[str, Any]:
-        load_case(session, case_id)
+        row = load_case(session, case_id)
         record(state, session, actor=actor, action="case.exported", case_id=case_id, data={})
-        return _case_record(state, session, case_id)
+        return _case_record(state, session, row)
 
     case_record = audited(state, work)
     with tempfile.TemporaryDirectory(prefix="hashwall-evidence-") as tmp:
