@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import fcntl
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from hashwall.hashing.record import record_from_signal_value
+from hashwall.service import record_writer
 from hashwall.service.errors import ApiError
 from hashwall.service.fast_match import FastMatchPath
 from hashwall.service.record_writer import MatchRow, PendingWrite, RecordWriter, write_records
@@ -31,10 +33,9 @@ def state_of(api: Api) -> ServiceState:
 
 
 def fast_path(api: Api) -> FastMatchPath:
-    layer: Any = api.client.app.middleware_stack  # type: ignore[attr-defined]
-    while not isinstance(layer, FastMatchPath):
-        layer = layer.app
-    return layer
+    path = api.client.app.fast_match  # type: ignore[attr-defined]
+    assert isinstance(path, FastMatchPath)
+    return path
 
 
 def flip(hex_hash: str, bits: int) -> str:
@@ -238,9 +239,12 @@ def test_plain_writer_stores_what_the_orm_path_stores(api: Api) -> None:
     assert abs(times["plain"] - times["orm"]).total_seconds() < 30
 
 
-def test_loop_writer_commits_plain_batches_and_yields_when_it_would_wait(api: Api) -> None:
-    """SQLite: a plain batch is committed on the event loop; when the writers' lock is taken
-    (another worker writing) the writer thread stores it instead, before the answer."""
+def test_loop_writer_commits_plain_batches_and_waits_on_the_loop_for_the_lock(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite: a plain batch is committed on the event loop. While the writers' lock is taken
+    (another worker writing) the loop tries again until it gets it; only a batch that waited
+    longer than LOOP_WAIT_SECONDS goes to the writer thread. Either way before the answer."""
     state = state_of(api)
     bank = api.create_bank("plain")
     entry = api.call(
@@ -257,14 +261,51 @@ def test_loop_writer_commits_plain_batches_and_yields_when_it_would_wait(api: Ap
         assert state.records.loop_batches == 0  # PostgreSQL: always the writer thread
         return
     assert state.records.loop_batches == loop + 1
+
+    def answer_while_locked(seconds: float, query: str) -> None:
+        with open(f"{database}.record-writers.lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            threading.Timer(seconds, fcntl.flock, (lock, fcntl.LOCK_UN)).start()
+            assert post_match(api, one(query)).json()["results"][0]["matched"]
+
+    answer_while_locked(0.3, flip(PDQ_A, 2))
+    assert state.records.loop_batches == loop + 2  # the loop waited for the lock
+    assert state.records.plain_batches == thread + 2
+    monkeypatch.setattr(record_writer, "LOOP_WAIT_SECONDS", 0.05)
+    answer_while_locked(0.3, flip(PDQ_A, 3))
+    assert state.records.loop_batches == loop + 2
+    assert state.records.plain_batches == thread + 3  # the thread stored the third
+    records = api.call("GET", "/v1/matches", "reviewer").json()["records"]
+    assert [r["entry_id"] for r in records] == [entry["id"]] * 3
+
+
+def test_loop_writer_keeps_the_order_and_batches_what_queued_while_it_waited(
+    api: Api,
+) -> None:
+    """Requests that arrive while the loop waits for the lock join one transaction."""
+    state = state_of(api)
+    database = state.db.engine.url.database if state.db.is_sqlite else None
+    if not database:
+        pytest.skip("the event loop writes match records on SQLite only")
+    bank = api.create_bank("plain")
+    api.call(
+        "POST",
+        f"/v1/banks/{bank['id']}/entries",
+        "curator",
+        json={"hashes": [{"signal_type": "pdq", "signal_value": PDQ_A}]},
+    )
+    post_match(api, one("0" * 64))
+    queries = [one(flip(PDQ_A, bits)) for bits in range(1, 6)]
+    loop = state.records.loop_batches
     with open(f"{database}.record-writers.lock", "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         threading.Timer(0.3, fcntl.flock, (lock, fcntl.LOCK_UN)).start()
-        assert post_match(api, one(flip(PDQ_A, 2))).json()["results"][0]["matched"]
-    assert state.records.loop_batches == loop + 1
-    assert state.records.plain_batches == thread + 2  # the loop's batch, then the thread's
+        with ThreadPoolExecutor(len(queries)) as pool:
+            answers = list(pool.map(lambda body: post_match(api, body), queries))
+    assert all(a.json()["results"][0]["matched"] for a in answers)
+    assert state.records.loop_batches - loop < len(queries)  # some shared a transaction
     records = api.call("GET", "/v1/matches", "reviewer").json()["records"]
-    assert [r["entry_id"] for r in records] == [entry["id"]] * 2
+    assert sorted(r["distance"] for r in records) == sorted(range(1, 6))
 
 
 def test_writer_refuses_when_full_or_stopped(api: Api, banked: dict[str, Any]) -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -18,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from hashwall import __version__
 from hashwall.service.actions.background import Background
 from hashwall.service.errors import error_body, install_error_handlers
+from hashwall.service.fast_match import PATH as FAST_PATH
 from hashwall.service.fast_match import FastMatchPath
 from hashwall.service.likeness import routes as likeness_routes
 from hashwall.service.routes import (
@@ -66,6 +69,27 @@ class BodySizeLimit:
         await self.app(scope, receive, send)
 
 
+class ServiceApp(FastAPI):
+    """FastAPI, with the hot path of ``POST /v1/match/hashes`` taken before its stack.
+
+    Why: the fast path (fast_match.py) used to be a middleware, under FastAPI's telemetry,
+    body-limit and error layers and Starlette's own, each an ASGI hop per request. It reads
+    the small body itself and hands anything it does not answer to the whole stack,
+    unchanged (the regular route then enforces the limits and reports errors as before).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fast_match = FastMatchPath(partial(FastAPI.__call__, self))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == FAST_PATH and scope["method"] == "POST":
+            scope["app"] = self
+            await self.fast_match(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -87,7 +111,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             state.close()
             gc.unfreeze()  # a closed app's objects may be collected again
 
-    app = FastAPI(
+    telemetry = settings.opentelemetry
+    app = ServiceApp(
+        telemetry={"tracing": telemetry, "metrics": telemetry, "logs": telemetry},
         title="hashwall",
         version=__version__,
         description=_DESCRIPTION,
@@ -108,7 +134,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from hashwall.service.routes import takedown  # removal requests (docs/takedown.md)
 
     app.include_router(takedown.router)
-    app.add_middleware(FastMatchPath)  # the hot path of POST /v1/match/hashes (fast_match.py)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + _FRAMING_ALLOWANCE)
     return app
 

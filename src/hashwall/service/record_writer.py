@@ -63,10 +63,10 @@ MAX_PENDING = 4096
 #: bank, 2 ms took 11-16 % off the server's CPU per request at a cost of <= 2 ms latency.
 LINGER_SECONDS = 0.002
 #: On SQLite the event loop commits plain batches itself (:class:`_LoopWriter`); while the
-#: other workers' writer holds the lock it tries again this often, this many times, before
+#: other workers' writer holds the lock it tries again this often, for this long, before
 #: handing the batch to the writer thread.
 LOOP_RETRY_SECONDS = 0.0005
-LOOP_RETRIES = 4
+LOOP_WAIT_SECONDS = 2.0
 
 
 @dataclass
@@ -194,6 +194,9 @@ class _Statement:
         return named
 
 
+#: Rows per multi-row INSERT on SQLite (13 values each, far below SQLite's 32,766 limit).
+_ROWS_PER_INSERT = 64
+
 #: The columns the match routes fill (``MatchRow``), plus ``created_at``.
 _COLUMNS = (
     "request_id",
@@ -237,6 +240,7 @@ class _PlainWriter:
         self.sqlite = state.db.is_sqlite
         self.lock_file: IO[bytes] | None = None
         self.batches = 0  # batches committed here (tests read it)
+        self._multi_row: dict[int, str] = {}  # rows per INSERT -> its SQL (SQLite)
 
     def write(self, rows: list[MatchRow]) -> bool:
         """Insert ``rows`` and commit, unless the batch floods an entry (then ``False``:
@@ -246,6 +250,29 @@ class _PlainWriter:
             return self.transaction(raw, rows)
         finally:
             raw.close()
+
+    def _insert(self, cursor: Any, params: list[Any]) -> None:
+        """All rows in as few statements as possible.
+
+        Why: on SQLite, ``executemany`` steps the statement once per row and the driver
+        releases and retakes the GIL at every step; on the writer thread each retake could
+        wait out the event loop's switch interval (5 ms) while holding the writers' lock.
+        One multi-row ``INSERT ... VALUES (...), (...)`` per :data:`_ROWS_PER_INSERT` rows
+        is one step. PostgreSQL's driver pipelines ``executemany`` by itself.
+        """
+        if not self.sqlite or len(params) == 1:
+            cursor.executemany(self.insert.sql, params)
+            return
+        for start in range(0, len(params), _ROWS_PER_INSERT):
+            part = params[start : start + _ROWS_PER_INSERT]
+            cursor.execute(self._multi_row_sql(len(part)), [v for row in part for v in row])
+
+    def _multi_row_sql(self, rows: int) -> str:
+        sql = self._multi_row.get(rows)
+        if sql is None:
+            head, _, values = self.insert.sql.partition(" VALUES ")
+            sql = self._multi_row[rows] = f"{head} VALUES {', '.join([values] * rows)}"
+        return sql
 
     def transaction(self, raw: Any, rows: list[MatchRow]) -> bool:
         """:meth:`write` on a given DB-API connection; rolls back on any error."""
@@ -258,7 +285,7 @@ class _PlainWriter:
             cursor = raw.cursor()
             if self.sqlite:  # the connection autocommits: open the transaction (as db.py)
                 cursor.execute("BEGIN")
-            cursor.executemany(self.insert.sql, params)
+            self._insert(cursor, params)
             since = now - WINDOW
             threshold = self.state.settings.flood_threshold
             for start in range(0, len(entry_ids), 500):
@@ -382,6 +409,8 @@ class RecordWriter:
         self._plain: _PlainWriter | None = None
         self._loop_writer: _LoopWriter | None = None
         self._loop_batch: list[PendingWrite] = []
+        self._loop_flush_due = False  # a flush of _loop_batch is scheduled on the loop
+        self._loop_busy_since: float | None = None  # first failed try since the last commit
         self.batches = 0  # transactions committed (tests and benchmarks read these)
         self.requests = 0
 
@@ -437,9 +466,10 @@ class RecordWriter:
         waiter: asyncio.Future[None] = loop.create_future()
         write = PendingWrite(records, queries, waiter=waiter)
         if self._loop_writer is not None and not self._closed and self._plain_rows(records):
-            if not self._loop_batch:  # the batch: what the loop submits until it gets to it
-                loop.call_soon(self._flush_loop_batch)
-            self._loop_batch.append(write)
+            if len(self._loop_batch) >= MAX_PENDING:
+                raise _backlog_full()
+            self._loop_batch.append(write)  # the batch: what queues until the flush runs
+            self._schedule_loop_flush(0.0)
             return waiter
         self._put(write)
         return waiter
@@ -453,34 +483,75 @@ class RecordWriter:
                 return False
         return True
 
-    def _flush_loop_batch(self, batch: list[PendingWrite] | None = None, tries: int = 0) -> None:
-        """On the event loop: commit the loop's batch; while the writers' lock is taken, try
-        again a little later (:data:`LOOP_RETRIES` times), then hand it to the writer thread."""
-        if batch is None:
-            batch, self._loop_batch = self._loop_batch, []
+    def _flush_loop_batch(self) -> None:
+        """On the event loop: commit what the loop's requests queued (up to
+        :data:`MAX_BATCH` requests per transaction).
+
+        While another worker writes (the writers' lock or the database is taken) the batch
+        stays queued here and the loop tries again every :data:`LOOP_RETRY_SECONDS`, for up to
+        :data:`LOOP_WAIT_SECONDS`: the other writer is usually done within a millisecond.
+        Why not hand it to the writer thread at once, as before: that thread holds the lock
+        while it waits for the GIL the busy loop holds (up to the 5 ms switch interval per
+        SQLite call), so each hand-off stalled both workers' commits for several ms - the
+        slowest 1-10 % of matching requests (docs/service.md "Performance"). A batch that
+        cannot be written at all (an error, an entry crossing its flood threshold) or has
+        waited too long still goes to the thread.
+        """
+        self._loop_flush_due = False
+        batch, self._loop_batch = self._loop_batch[:MAX_BATCH], self._loop_batch[MAX_BATCH:]
+        if not batch:
+            return
         writer = self._loop_writer
         written = (
             False if writer is None else writer.try_write([r for w in batch for r in w.records])
         )
         if written and writer is not None:
+            self._loop_busy_since = None
             self.batches += 1
             self.requests += len(batch)
             _settle([w.waiter for w in batch if w.waiter is not None], None)
-            now = time.monotonic()
-            if now - writer.last_checkpoint > writer.CHECKPOINT_SECONDS:
-                writer.last_checkpoint = now
-                with suppress(queue.Full):
-                    self._queue.put_nowait(PendingWrite([], [], checkpoint=True))
+            self._maybe_checkpoint(writer)
+            if self._loop_batch:
+                self._schedule_loop_flush(0.0)
             return
-        if written is None and writer is not None and tries < LOOP_RETRIES and not self._closed:
-            loop = asyncio.get_running_loop()
-            loop.call_later(LOOP_RETRY_SECONDS, self._flush_loop_batch, batch, tries + 1)
+        if written is None and not self._closed and self._still_patient():
+            self._loop_batch[:0] = batch  # ahead of what queued meanwhile
+            self._schedule_loop_flush(LOOP_RETRY_SECONDS)
             return
+        self._loop_busy_since = None
         for write in batch:
             try:
                 self._put(write)
             except ApiError as error:
                 _settle([write.waiter] if write.waiter is not None else [], error)
+        if self._loop_batch:
+            self._schedule_loop_flush(0.0)
+
+    def _still_patient(self) -> bool:
+        """Whether the loop's writes have waited for the lock less than LOOP_WAIT_SECONDS."""
+        now = time.monotonic()
+        if self._loop_busy_since is None:
+            self._loop_busy_since = now
+        return now - self._loop_busy_since < LOOP_WAIT_SECONDS
+
+    def _schedule_loop_flush(self, delay: float) -> None:
+        """One pending flush per loop at a time: later requests join its batch."""
+        if self._loop_flush_due:
+            return
+        self._loop_flush_due = True
+        loop = asyncio.get_running_loop()
+        if delay > 0:
+            loop.call_later(delay, self._flush_loop_batch)
+        else:
+            loop.call_soon(self._flush_loop_batch)
+
+    def _maybe_checkpoint(self, writer: _LoopWriter) -> None:
+        """Ask the writer thread for a WAL checkpoint every CHECKPOINT_SECONDS."""
+        now = time.monotonic()
+        if now - writer.last_checkpoint > writer.CHECKPOINT_SECONDS:
+            writer.last_checkpoint = now
+            with suppress(queue.Full):
+                self._queue.put_nowait(PendingWrite([], [], checkpoint=True))
 
     def _put(self, write: PendingWrite) -> None:
         if self._closed:
@@ -488,12 +559,7 @@ class RecordWriter:
         try:
             self._queue.put_nowait(write)
         except queue.Full:
-            raise ApiError(
-                503,
-                "too many match records waiting to be stored; retry",
-                None,
-                {"Retry-After": "1"},
-            ) from None
+            raise _backlog_full() from None
 
     def _run(self) -> None:
         previous = 0
@@ -576,6 +642,12 @@ class RecordWriter:
         except Exception:  # committed: the change-log tailer applies it within a poll
             log.exception("applying a flood quarantine to this worker's index failed")
         _release(batch, None)
+
+
+def _backlog_full() -> ApiError:
+    return ApiError(
+        503, "too many match records waiting to be stored; retry", None, {"Retry-After": "1"}
+    )
 
 
 def _release(batch: Sequence[PendingWrite], error: Exception | None) -> None:

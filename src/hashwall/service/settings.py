@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     change_poll_seconds: float = Field(default=0.2, gt=0, le=1.0)
     #: Apply database migrations when the app starts.
     auto_migrate: bool = True
+    #: FastAPI's native OpenTelemetry (traces, metrics, logs) when a provider is configured.
+    #: Off by default: even unconfigured, its per-request checks cost ~3 % of a match.
+    opentelemetry: bool = False
     # Actions (docs/service.md, "Catalog, sweep and actions").
     #: Flood quarantine: an entry matching more distinct items than this within an hour is
     #: quarantined (a bank's ``flood_threshold`` overrides it).

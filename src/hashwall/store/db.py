@@ -57,11 +57,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: Execution option that makes a SQLite transaction begin with ``BEGIN IMMEDIATE``.
+_IMMEDIATE = "hashwall_begin_immediate"
+
+
 def _sqlite_begin(connection: Any) -> None:
-    # pysqlite defers BEGIN until the first write, which turns read-then-write transactions into
-    # "database is locked" errors under concurrency; BEGIN IMMEDIATE on writes is not needed for
-    # our short transactions, but an explicit BEGIN makes SQLAlchemy's transaction real.
-    connection.exec_driver_sql("BEGIN")
+    # pysqlite defers BEGIN until the first write; an explicit BEGIN makes SQLAlchemy's
+    # transaction real. A plain BEGIN reads first and takes the write lock at the first write:
+    # if another connection committed in between, SQLite refuses the write at once with
+    # "database is locked" (a stale snapshot; the busy timeout does not apply). Transactions
+    # that read, then write what they read, ask for the write lock up front instead.
+    immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 @dataclass
@@ -77,9 +84,17 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session whose transaction commits on success and rolls back on any error."""
+    def session(self, *, immediate: bool = False) -> Iterator[Session]:
+        """A session whose transaction commits on success and rolls back on any error.
+
+        ``immediate``: the transaction writes rows it read (claims, state changes) and two
+        workers may do it at once. On SQLite it then holds the write lock from its start
+        (waiting up to the busy timeout for it), so its reads cannot go stale; PostgreSQL
+        needs nothing (row locks; the conditional UPDATEs decide).
+        """
         with self.sessions() as session, session.begin():
+            if immediate and self.is_sqlite:
+                session.connection(execution_options={_IMMEDIATE: True})
             yield session
 
     def dispose(self) -> None:

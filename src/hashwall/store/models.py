@@ -210,7 +210,8 @@ class MatchRecord(Base):
     query_kind: Mapped[str] = mapped_column(String(16))  # "hashes" or "upload"
     query_label: Mapped[str] = mapped_column(String(500), default="")
     bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id", ondelete="CASCADE"), index=True)
-    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), index=True)
+    #: Looked up through ``uq_match_entry_catalog`` (entry_id first): no index of its own.
+    entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"))
     signal_type: Mapped[str] = mapped_column(String(16))
     distance: Mapped[int] = mapped_column(Integer)
     query_variant: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -170,7 +170,7 @@ class WebhookWorker(PollingWorker):
     def _claim(self) -> list[tuple[int, int, str, str, str]]:
         now = utcnow()
         lease = lease_until(self.settings, now)
-        claimed = []
+        claimed: list[tuple[int, int, str, str, str]] = []
         with self.db.session() as session:
             due = session.execute(
                 select(
@@ -188,6 +188,10 @@ class WebhookWorker(PollingWorker):
                 .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
                 .limit(_BATCH)
             ).all()
+        if not due:
+            return claimed
+        # The write lock only when something is due (every worker polls every second).
+        with self.db.session(immediate=True) as session:
             pending = WebhookDelivery.status == DeliveryStatus.PENDING
             for row in due:
                 if claim(
@@ -202,7 +206,7 @@ class WebhookWorker(PollingWorker):
         return claimed
 
     def _record(self, delivery_id: int, version: int, attempt: Attempt) -> None:
-        with self.db.session() as session:
+        with self.db.session(immediate=True) as session:
             delivery = claimed_row(session, WebhookDelivery, delivery_id, version)
             if delivery is None:
                 return

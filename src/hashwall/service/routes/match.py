@@ -8,7 +8,6 @@ answers with JSON built from dicts, and hands its match records to the worker's
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -23,6 +22,7 @@ from hashwall.service.bank_match import Hit, MatchOutcome, Thresholds, match_rec
 from hashwall.service.errors import ApiError, printable
 from hashwall.service.hash_input import record_from_hashes, record_from_object, record_from_value
 from hashwall.service.record_writer import MatchRow
+from hashwall.service.request_ids import new_request_id
 from hashwall.service.schemas import (
     MatchHashesRequest,
     MatchQuery,
@@ -173,7 +173,7 @@ def answer_of(
     queries: Sequence[HashRecord],
 ) -> tuple[dict[str, object], list[MatchRow]]:
     """The response body and the match records to store before it is sent."""
-    request_id = str(uuid.uuid4())
+    request_id = new_request_id()
     results = [
         _result_json(position, client_id, filename, outcome)
         for position, (client_id, filename, outcome) in enumerate(labelled)

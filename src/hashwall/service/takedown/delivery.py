@@ -123,20 +123,36 @@ def _send(
 def _claim_tasks(state: ServiceState) -> list[tuple[int, int, bytes]]:
     now = clock_for(state).now()
     lease = lease_until(state.settings, now)
-    claimed = []
     with state.db.session() as session:
-        due = session.execute(
-            select(RemovalTask, RemovalRequestRow)
-            .join(RemovalRequestRow, RemovalRequestRow.id == RemovalTask.request_id)
-            .where(RemovalTask.status == TaskStatus.PENDING, RemovalTask.next_attempt_at <= now)
-            .order_by(RemovalTask.next_attempt_at, RemovalTask.id)
-            .limit(BATCH)
-        ).all()
-        for task, case in due:
-            version = task.claim_version
-            if claim(session, RemovalTask, task.id, version, next_attempt_at=lease):
-                claimed.append((task.id, version + 1, task_body(task, case)))
-    return claimed
+        due = [
+            (task.id, task.claim_version, task_body(task, case))
+            for task, case in session.execute(
+                select(RemovalTask, RemovalRequestRow)
+                .join(RemovalRequestRow, RemovalRequestRow.id == RemovalTask.request_id)
+                .where(RemovalTask.status == TaskStatus.PENDING, RemovalTask.next_attempt_at <= now)
+                .order_by(RemovalTask.next_attempt_at, RemovalTask.id)
+                .limit(BATCH)
+            ).all()
+        ]
+    return _claim_due(state, RemovalTask, due, next_attempt_at=lease)
+
+
+def _claim_due(
+    state: ServiceState, model: type[Any], due: list[tuple[int, int, bytes]], **lease: datetime
+) -> list[tuple[int, int, bytes]]:
+    """Claim the due rows read before (row id, version read, call body); the ones won.
+
+    In a transaction of its own that holds SQLite's write lock from the start, and only when
+    something is due: a claim read in the same transaction as the poll could go stale when
+    another worker committed meanwhile ("database is locked" at once, no waiting)."""
+    if not due:
+        return []
+    with state.db.session(immediate=True) as session:
+        return [
+            (row_id, version + 1, body)
+            for row_id, version, body in due
+            if claim(session, model, row_id, version, **lease)
+        ]
 
 
 def _record_task(
@@ -210,20 +226,19 @@ def fire_escalations(state: ServiceState) -> int:
 def _claim_escalations(state: ServiceState) -> list[tuple[int, int, bytes]]:
     now = clock_for(state).now()
     lease = lease_until(state.settings, now)
-    claimed = []
     with state.db.session() as session:
-        for case in session.scalars(
-            select(RemovalRequestRow)
-            .where(
-                RemovalRequestRow.escalation_status == "pending",
-                RemovalRequestRow.escalation_next_at <= now,
+        due = [
+            (case.id, case.claim_version, escalation_body(case, now))
+            for case in session.scalars(
+                select(RemovalRequestRow)
+                .where(
+                    RemovalRequestRow.escalation_status == "pending",
+                    RemovalRequestRow.escalation_next_at <= now,
+                )
+                .limit(BATCH)
             )
-            .limit(BATCH)
-        ):
-            version = case.claim_version
-            if claim(session, RemovalRequestRow, case.id, version, escalation_next_at=lease):
-                claimed.append((case.id, version + 1, escalation_body(case, now)))
-    return claimed
+        ]
+    return _claim_due(state, RemovalRequestRow, due, escalation_next_at=lease)
 
 
 def _record_escalation(

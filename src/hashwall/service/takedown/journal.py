@@ -37,7 +37,7 @@ def audited(state: ServiceState, work: Callable[[Session], T]) -> T:
     """Run ``work`` in one transaction, retried when another audit append got there first."""
     for attempt in range(RETRIES):
         try:
-            with state.db.session() as session:
+            with state.db.session(immediate=True) as session:  # reads the chain's head
                 return work(session)
         except (IntegrityError, OperationalError) as error:
             if attempt == RETRIES - 1 or not _retryable(error):
