@@ -316,11 +316,16 @@ async def _closed_loop(port: int, tally: Tally, first: int, step: int, stop_at: 
         writer.close()
 
 
-async def _open_loop(port: int, tally: Tally, due: asyncio.Queue[tuple[int, float]]) -> None:
+async def _open_loop(
+    port: int, tally: Tally, due: asyncio.Queue[tuple[int, float]], connected: _Countdown
+) -> None:
     """One connection of an open loop: requests are due on a fixed schedule, and latency
     counts from when a request was due, so a slow server cannot slow the offered load
-    (no coordinated omission)."""
+    (no coordinated omission). The schedule starts once every connection is open: opening
+    64 of them took the first ~200 ms, and the requests due meanwhile (over 1 %) counted as
+    slow answers."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    connected.done_one()
     try:
         while (job := await due.get())[0] >= 0:
             i, scheduled = job
@@ -331,9 +336,27 @@ async def _open_loop(port: int, tally: Tally, due: asyncio.Queue[tuple[int, floa
         writer.close()
 
 
+class _Countdown:
+    """Set once ``count`` connections are open."""
+
+    def __init__(self, count: int) -> None:
+        self.left = count
+        self.event = asyncio.Event()
+
+    def done_one(self) -> None:
+        self.left -= 1
+        if self.left <= 0:
+            self.event.set()
+
+
 async def _schedule(
-    due: asyncio.Queue[tuple[int, float]], rate: float, seconds: float, connections: int
+    due: asyncio.Queue[tuple[int, float]],
+    rate: float,
+    seconds: float,
+    connections: int,
+    connected: _Countdown,
 ) -> None:
+    await connected.event.wait()
     start = time.perf_counter()
     total = int(rate * seconds)
     sent = 0
@@ -364,8 +387,9 @@ async def _drive(
         jobs = [_closed_loop(port, tally, k, concurrency, stop_at) for k in range(concurrency)]
     else:
         due: asyncio.Queue[tuple[int, float]] = asyncio.Queue()
-        jobs = [_open_loop(port, tally, due) for _ in range(concurrency)]
-        jobs.append(_schedule(due, rate, seconds, concurrency))
+        connected = _Countdown(concurrency)
+        jobs = [_open_loop(port, tally, due, connected) for _ in range(concurrency)]
+        jobs.append(_schedule(due, rate, seconds, concurrency, connected))
     await asyncio.gather(*jobs)
     elapsed = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_SELF)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -13,10 +14,12 @@ import pytest
 from sqlalchemy import select
 
 from hashwall.hashing.record import record_from_signal_value
-from hashwall.service import record_writer
+from hashwall.service import fast_match, record_writer
+from hashwall.service.auth import lookup_key
 from hashwall.service.errors import ApiError
 from hashwall.service.fast_match import FastMatchPath
 from hashwall.service.record_writer import MatchRow, PendingWrite, RecordWriter, write_records
+from hashwall.service.routes import match as match_route
 from hashwall.service.schemas import MatchResponse
 from hashwall.service.state import ServiceState
 from hashwall.store import MatchRecord
@@ -64,15 +67,18 @@ def banked(api: Api) -> dict[str, Any]:
     return {"bank": bank, "entry": entry.json()}
 
 
-def test_fast_path_answers_like_the_route(api: Api, banked: dict[str, Any]) -> None:
+def test_fast_path_answers_like_the_route(
+    api: Api, banked: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = fast_path(api)
     body = one(flip(PDQ_A, 5), id="item-1")
     served = path.served
     fast = post_match(api, body)
     assert fast.status_code == 200 and path.served == served + 1
-    state_of(api).key_cache.clear()  # the next request misses the cache: the route answers
     handed_on = path.handed_on
-    slow = post_match(api, body)
+    with monkeypatch.context() as patch:  # a request the fast path does not take
+        patch.setattr(match_route, "is_small", lambda _body: False)
+        slow = post_match(api, body)
     assert slow.status_code == 200 and path.handed_on == handed_on + 1
     answers = [MatchResponse.model_validate(r.json()) for r in (fast, slow)]
     assert answers[0].request_id != answers[1].request_id
@@ -306,6 +312,35 @@ def test_loop_writer_keeps_the_order_and_batches_what_queued_while_it_waited(
     assert state.records.loop_batches - loop < len(queries)  # some shared a transaction
     records = api.call("GET", "/v1/matches", "reviewer").json()["records"]
     assert sorted(r["distance"] for r in records) == sorted(range(1, 6))
+
+
+def test_an_expired_key_is_looked_up_once_for_all_requests_waiting_on_it(
+    api: Api, banked: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the key cache expired, a burst of requests makes one lookup, on the fast path."""
+    state, path = state_of(api), fast_path(api)
+    calls: list[str] = []
+
+    def slow_lookup(*args: Any) -> Any:
+        calls.append("lookup")
+        time.sleep(0.2)  # the others arrive while this one is in the database
+        return lookup_key(*args)
+
+    monkeypatch.setattr(fast_match, "lookup_key", slow_lookup)
+    state.key_cache.clear()
+    served = path.served
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda bits: post_match(api, one(flip(PDQ_A, bits))), range(6)))
+    assert [a.json()["results"][0]["matched"] for a in answers] == [True] * 6
+    assert calls == ["lookup"] and path.served == served + 6
+
+
+def test_a_revoked_or_unknown_key_still_gets_the_routes_401(
+    api: Api, banked: dict[str, Any]
+) -> None:
+    state_of(api).key_cache.clear()
+    response = post_match(api, one(PDQ_A), headers={"X-API-Key": "hw_" + "x" * 43})
+    assert response.status_code == 401 and response.json()["error"]["field"] == "X-API-Key"
 
 
 def test_writer_refuses_when_full_or_stopped(api: Api, banked: dict[str, Any]) -> None:

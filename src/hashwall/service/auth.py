@@ -8,12 +8,15 @@ Nothing here logs a key or its hash.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -140,6 +143,40 @@ class KeyCache:
     def __init__(self, ttl: float = 2.0) -> None:
         self.ttl = ttl
         self._entries: dict[str, tuple[float, Principal]] = {}
+        self._lookups: dict[str, asyncio.Task[Principal | None]] = {}
+
+    async def resolve(
+        self, digest: str, lookup: Callable[[], Principal | None]
+    ) -> Principal | None:
+        """The cached caller, else the result of ``lookup`` (in the thread pool), run once per
+        key however many requests wait for it at the same time.
+
+        Why: after ``ttl`` seconds without requests every entry has expired, and the first
+        burst of a busy client (64 connections at once in benchmarks/service_bench.py) made
+        one database lookup per request through the thread pool: ~100 ms in which the worker
+        answered nothing else. Unknown keys are not cached (the caller answers 401).
+        """
+        principal = self.get(digest)
+        if principal is not None:
+            return principal
+        loop = asyncio.get_running_loop()
+        pending = self._lookups.get(digest)
+        if pending is None or pending.get_loop() is not loop:
+            pending = loop.create_task(self._lookup(digest, lookup))
+            self._lookups[digest] = pending
+        return await asyncio.shield(pending)
+
+    async def _lookup(
+        self, digest: str, lookup: Callable[[], Principal | None]
+    ) -> Principal | None:
+        try:
+            principal = await run_in_threadpool(lookup)
+            if principal is not None:
+                self.put(digest, principal)
+            return principal
+        finally:
+            if self._lookups.get(digest) is asyncio.current_task():
+                del self._lookups[digest]
 
     def get(self, digest: str) -> Principal | None:
         found = self._entries.get(digest)
@@ -166,11 +203,9 @@ async def authenticate(
         raise ApiError(401, "an API key is required (X-API-Key header)", "X-API-Key", challenge)
     state = request.app.state.hashwall
     digest = hash_key(key, state.settings.secret_key)
-    principal: Principal | None = state.key_cache.get(digest)
-    if principal is None:
-        principal = await run_in_threadpool(lookup_key, state.db, state.settings.secret_key, key)
-        if principal is not None:
-            state.key_cache.put(digest, principal)
+    principal: Principal | None = await state.key_cache.resolve(
+        digest, partial(lookup_key, state.db, state.settings.secret_key, key)
+    )
     if principal is None:
         raise ApiError(401, "the API key is not valid or was revoked", "X-API-Key", challenge)
     return principal

@@ -7,10 +7,11 @@ solving, request-body model and exception layers cost several times the match it
 to the regular route, untouched:
 
 * it only takes ``POST /v1/match/hashes`` with a JSON body under :data:`MAX_FAST_BODY` bytes,
-  whose API key is in the worker's :class:`~hashwall.service.auth.KeyCache` (validated in the
-  last 2 s) with the ``match`` permission, that :class:`MatchHashesRequest` accepts, that is
-  small enough to match on the event loop, and whose hashes are all well-formed;
-* anything else - no key, an unknown, revoked or uncached key, a 403, bad JSON, a validation
+  whose API key is valid - in the worker's :class:`~hashwall.service.auth.KeyCache`
+  (validated in the last 2 s), else looked up once for all requests waiting on that key -
+  with the ``match`` permission, that :class:`MatchHashesRequest` accepts, that is small
+  enough to match on the event loop, and whose hashes are all well-formed;
+* anything else - no key, an unknown or revoked key, a 403, bad JSON, a validation
   error, a bad hash, a batch - is replayed to the FastAPI route byte for byte, which produces
   the very same answers and errors as before (the body is parsed again only then).
 
@@ -26,6 +27,7 @@ import hmac
 import json
 import logging
 import time
+from functools import partial
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
@@ -93,6 +95,10 @@ class FastMatchPath:
             return None
         state = scope["app"].state.hashwall
         key, digest, principal = _cached_principal(state, headers)
+        if principal is None and digest:  # expired or not seen yet: one lookup per key
+            principal = await state.key_cache.resolve(
+                digest, partial(lookup_key, state.db, state.settings.secret_key, key)
+            )
         if principal is None or not principal.can(Permission.MATCH):
             return None
         self._keep_fresh(state, key, digest)
