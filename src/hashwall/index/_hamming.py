@@ -339,13 +339,7 @@ class HammingIndex:
             raise ValueError(f"radius must be an integer in [0, {self.bits}], got {radius!r}")
         radius = int(radius)
         st = self._state
-        scan = self._use_scan(st.snap, radius, method)
-        thr = np.asarray(
-            thresholds(tuple(st.snap.widths.tolist()), st.snap.n, radius)[0]
-            if not scan
-            else [0] * len(st.snap.widths),
-            dtype=np.int32,
-        )
+        scan, thr = self._plan(st.snap, radius, method)
         workers = (os.cpu_count() or 1) if workers == 0 else max(1, int(workers))
         dh, da = st.d_hashes[: st.d_len], st.d_alive[: st.d_len]
         if workers == 1 or len(q) < 2 * workers:
@@ -360,6 +354,22 @@ class HammingIndex:
             hits = np.concatenate([p[0] for p in parts])
             counts = np.concatenate([p[1] for p in parts])
         return self._to_lists(st, hits, counts)
+
+    def _plan(
+        self, snap: Snapshot, radius: int, method: Method
+    ) -> tuple[bool, npt.NDArray[np.int32]]:
+        """Scan or probe, and the per-table probe thresholds, for this generation."""
+        plan = snap.plans.get((radius, method))
+        if plan is None:
+            scan = self._use_scan(snap, radius, method)
+            thr = np.asarray(
+                thresholds(tuple(snap.widths.tolist()), snap.n, radius)[0]
+                if not scan
+                else [0] * len(snap.widths),
+                dtype=np.int32,
+            )
+            plan = snap.plans[(radius, method)] = (scan, thr)
+        return plan
 
     def _use_scan(self, snap: Snapshot, radius: int, method: Method) -> bool:
         if method not in ("auto", "mih", "scan"):
@@ -376,6 +386,8 @@ class HammingIndex:
         dists = (hits >> np.uint64(_kernels.ROW_BITS)).astype(np.int32)
         n = st.snap.n
         in_delta = rows >= n
+        if len(counts) == 1 and not in_delta.any():  # one query, main rows: the API's case
+            return [(st.snap.ids[rows], dists)]
         if in_delta.any():
             ids = st.d_ids[np.maximum(rows - n, 0)]
             if n:

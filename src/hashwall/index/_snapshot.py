@@ -8,7 +8,7 @@ swapped in.  Rows are kept in id order: an id is found with a binary search (no
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,11 @@ class Snapshot:
     slots: UInt32Array
     overflow: UInt32Array
     deleted: npt.NDArray[np.uint8]
+    #: (radius, method) -> (scan?, per-table thresholds): fixed for a generation, so worked
+    #: out once rather than per search (~10 us of Python on a ~40 us single-query search).
+    plans: dict[tuple[int, str], tuple[bool, npt.NDArray[np.int32]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def n(self) -> int:
