@@ -70,10 +70,10 @@ def match_record(
     hits: list[Hit] = []
 
     def usable(entry_id: int) -> BankInfo | None:
-        entry = index.entries.get(entry_id)
-        if entry is None:  # withdrawn while we searched
+        bank_id = index.entry_bank(entry_id)
+        if bank_id is None:  # withdrawn while we searched
             return None
-        bank = index.banks.get(entry.bank_id)
+        bank = index.banks.get(bank_id)
         if bank is None or not bank.enabled:
             return None
         if bank_ids is not None and bank.id not in bank_ids and not bank.negative:
@@ -81,7 +81,7 @@ def match_record(
         return bank
 
     for name, digest in (("sha256", record.sha256), ("md5", record.md5)):
-        for entry_id in index.digests.get((name, digest), ()) if digest else ():
+        for entry_id in index.digest_entries(name, digest) if digest else ():
             bank = usable(entry_id)
             if bank is not None:
                 hits.append(Hit(entry_id, bank, name, 0, name))
@@ -103,7 +103,7 @@ def _pdq_hits(
         variants, index.pdq.search(queries, radius=thresholds.max_distance), strict=True
     ):
         for row_id, distance in zip(ids.tolist(), distances.tolist(), strict=True):
-            owner = index.pdq_owner.get(row_id)
+            owner = index.pdq_owner(row_id)
             if owner is None:
                 continue
             entry_id, stored_variant = owner
@@ -125,13 +125,13 @@ def _vpdq_hits(
     )
     found: list[Hit] = []
     for candidate in candidates:
-        entry = index.entries.get(candidate.video_id)
+        frames = index.video_frames(candidate.video_id)
         bank = usable(candidate.video_id)
-        if entry is None or entry.frames is None or bank is None:
+        if frames is None or bank is None:
             continue
         result = vpdq.match_frames(
             record.vpdq,
-            entry.frames,
+            frames,
             distance_threshold=min(thresholds.max_distance, bank.pdq_threshold),
             quality_threshold=thresholds.min_quality,
         )
@@ -140,7 +140,7 @@ def _vpdq_hits(
         ):
             found.append(
                 Hit(
-                    entry.entry_id,
+                    candidate.video_id,
                     bank,
                     "vpdq",
                     result.min_distance,
