@@ -159,6 +159,31 @@ def test_load_then_match(bench: Bench) -> None:
     assert matched(index, digest_query(md5=hex_of(8, 16), sha256=hex_of(9))) == []
 
 
+def test_columns_returned_in_different_orders_are_caught(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If the database ever joined one column of a chunk in another row order than the
+    others, hashes would be paired with the wrong entries: the checksums catch it and the
+    chunk is read row by row."""
+    first_bank, second_bank = bench.bank("first"), bench.bank("second")
+    signals = [("md5", "original", hex_of(20 + i, 16), None) for i in range(3)]
+    bench.entry(first_bank, *signals, state="withdrawn")  # signal ids now differ from entry ids
+    first = bench.entry(first_bank, ("pdq", "original", A, 100))
+    second = bench.entry(second_bank, ("pdq", "original", C, 100))
+    parse = live_index._ints
+    shuffled = {f"{first},{second}", f"{first_bank},{second_bank}"}
+
+    def out_of_order(joined: str | None, count: int) -> object:
+        values = parse(joined, count)
+        return values[::-1].copy() if joined in shuffled else values
+
+    monkeypatch.setattr(live_index, "_ints", out_of_order)
+    index = bench.loaded()
+    assert index.entry_bank(first) == first_bank and index.entry_bank(second) == second_bank
+    assert matched(index, pdq_query(near(A))) == [(first, "pdq", "original")]
+    assert matched(index, pdq_query(near(C))) == [(second, "pdq", "original")]
+
+
 def test_withdrawn_loaded_entry_stops_matching(bench: Bench) -> None:
     bank = bench.bank("ncii")
     entry = bench.entry(bank, ("pdq", "original", A, 100), ("md5", "original", MD5, None))
