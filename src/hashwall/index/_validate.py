@@ -39,6 +39,8 @@ def check_unique(ids: Int64Array, name: str = "ids") -> None:
     """Raise ValueError naming the first duplicated id in one batch."""
     if ids.size < 2:
         return
+    if bool(np.all(ids[1:] > ids[:-1])):  # ascending already (bulk loads): no sort needed
+        return
     s = np.sort(ids)
     dup = s[1:][s[1:] == s[:-1]]
     if dup.size:
