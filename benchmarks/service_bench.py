@@ -56,6 +56,7 @@ import httpx
 import numpy as np
 from sqlalchemy import delete, insert, select, text
 
+from _bank_rows import entry_row, signal_row
 from hashwall.service.auth import Role, create_api_key
 from hashwall.store import (
     ApiKey,
@@ -97,9 +98,9 @@ def fill_bank(url: str, hashes: np.ndarray) -> tuple[str, float, int]:
     for start_row in range(0, len(hex_values), _CHUNK):
         chunk = range(start_row, min(start_row + _CHUNK, len(hex_values)))
         with db.session() as session:
-            session.execute(insert(Entry), [_entry_row(first_id + i, bank_id) for i in chunk])
+            session.execute(insert(Entry), [entry_row(first_id + i, bank_id) for i in chunk])
             session.execute(
-                insert(EntrySignal), [_signal_row(first_id + i, hex_values[i]) for i in chunk]
+                insert(EntrySignal), [signal_row(first_id + i, hex_values[i]) for i in chunk]
             )
     fill_seconds = time.perf_counter() - start
     _row, key = create_api_key(db, SECRET, Role.MATCHER, "bench")
@@ -140,30 +141,6 @@ def remove_bank(url: str, bank_id: int, key: str) -> None:
         session.execute(delete(Bank).where(Bank.id == bank_id))
         session.execute(delete(ApiKey).where(ApiKey.name == "bench", ApiKey.prefix == key[:8]))
     db.dispose()
-
-
-def _entry_row(entry_id: int, bank_id: int) -> dict[str, object]:
-    return {
-        "id": entry_id,
-        "bank_id": bank_id,
-        "state": "active",
-        "content_type": "photo",
-        "label": "",
-        "source": "bench",
-        "case_ref": "",
-        "meta": {},
-    }
-
-
-def _signal_row(entry_id: int, value: str) -> dict[str, object]:
-    return {
-        "entry_id": entry_id,
-        "signal_type": "pdq",
-        "variant": "original",
-        "value": value,
-        "value_key": value,
-        "quality": 100,
-    }
 
 
 def near(hashes: np.ndarray, rng: np.random.Generator, count: int) -> list[str]:

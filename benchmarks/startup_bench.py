@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import Connection, create_engine, func, insert, select, text
 
+from _bank_rows import entry_row, signal_row
+
 HERE_SRC = Path(__file__).resolve().parents[1] / "src"
 BANK_ROWS = 1_000_000  # entries per bank written from Python; more banks are copies
 _CHUNK = 50_000
@@ -82,36 +84,10 @@ def first_bank(connection: Connection, count: int) -> int:
     for start in range(0, count, _CHUNK):
         ids = range(start + 1, min(start + _CHUNK, count) + 1)
         values = [row.tobytes().hex() for row in rng.integers(0, 256, (len(ids), 32), np.uint8)]
-        connection.execute(insert(Entry), [_entry_row(i, bank_id) for i in ids])
-        connection.execute(
-            insert(EntrySignal), [_signal_row(i, v) for i, v in zip(ids, values, strict=True)]
-        )
+        connection.execute(insert(Entry), [entry_row(i, bank_id) for i in ids])
+        signals = [signal_row(i, v, signal_id=i) for i, v in zip(ids, values, strict=True)]
+        connection.execute(insert(EntrySignal), signals)
     return count
-
-
-def _entry_row(entry_id: int, bank_id: int) -> dict[str, object]:
-    return {
-        "id": entry_id,
-        "bank_id": bank_id,
-        "state": "active",
-        "content_type": "photo",
-        "label": "",
-        "source": "bench",
-        "case_ref": "",
-        "meta": {},
-    }
-
-
-def _signal_row(entry_id: int, value: str) -> dict[str, object]:
-    return {
-        "id": entry_id,
-        "entry_id": entry_id,
-        "signal_type": "pdq",
-        "variant": "original",
-        "value": value,
-        "value_key": value,
-        "quality": 100,
-    }
 
 
 def copy_bank(connection: Connection, count: int) -> int:
