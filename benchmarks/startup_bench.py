@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import Connection, create_engine, func, insert, select, text
+from sqlalchemy import Connection, func, insert, select, text
 
 from _bank_rows import entry_row, signal_row
 
@@ -139,21 +139,10 @@ def bank_url(args: argparse.Namespace) -> Iterator[str]:
     """The database to measure: a kept or temporary SQLite file, or a PostgreSQL schema that
     is dropped afterwards."""
     if args.database_url:
-        from hashwall.store import normalize_database_url
+        from hashwall.store.db import scratch_schema
 
-        schema = f"hw_startup_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(
-            normalize_database_url(args.database_url), isolation_level="AUTOCOMMIT"
-        )
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        separator = "&" if "?" in args.database_url else "?"
-        try:
-            yield f"{args.database_url}{separator}options=-csearch_path%3D{schema}"
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        with scratch_schema(args.database_url, prefix="hw_startup_bench") as url:
+            yield url
     elif args.keep_db:
         yield f"sqlite:///{Path(args.keep_db).resolve()}"
     else:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,18 +25,7 @@ def throwaway_database(kind: str, directory: Path, name: str = "hashwall.db") ->
     if kind == "sqlite":
         yield f"sqlite:///{directory / name}"
         return
-    from sqlalchemy import create_engine, text
+    from hashwall.store.db import scratch_schema
 
-    from hashwall.store import normalize_database_url
-
-    schema = f"hw_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(normalize_database_url(PG_URL), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with scratch_schema(PG_URL, prefix="hw_test") as url:
+        yield url

@@ -8,13 +8,14 @@ psycopg 3; ``postgresql://`` URLs are rewritten to name that driver explicitly.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -118,3 +119,23 @@ def create_database(url: str, *, echo: bool = False) -> Database:
     else:
         engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
     return Database(url, engine, sessionmaker(engine, expire_on_commit=False))
+
+
+@contextmanager
+def scratch_schema(url: str, prefix: str = "hw_scratch") -> Iterator[str]:
+    """A PostgreSQL URL whose connections use a new, empty schema, dropped on exit.
+
+    For tests and benchmarks that share one database with other runs at the same time: what
+    they write is only seen inside their schema, and nothing is left behind.
+    """
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalize_database_url(url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
