@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 SQLITE_FILE = "hashwall.db"
 #: How long a SQLite writer waits for another process's write transaction (bulk imports).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Bytes a SQLite WAL file is cut back to when it starts over.
+SQLITE_WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 class DatabaseUrlError(ValueError):
@@ -53,6 +55,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # After the WAL starts over, trim its file back to this (it keeps its high-water size).
+    cursor.execute(f"PRAGMA journal_size_limit={SQLITE_WAL_SIZE_LIMIT}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.close()
