@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from hashwall.hashing.record import record_from_signal_value
-from hashwall.service import fast_match, record_writer
+from hashwall.service import auth, fast_match, record_writer
 from hashwall.service.auth import lookup_key
 from hashwall.service.errors import ApiError
 from hashwall.service.fast_match import FastMatchPath
@@ -335,12 +335,25 @@ def test_an_expired_key_is_looked_up_once_for_all_requests_waiting_on_it(
     assert calls == ["lookup"] and path.served == served + 6
 
 
-def test_a_revoked_or_unknown_key_still_gets_the_routes_401(
-    api: Api, banked: dict[str, Any]
+def test_an_unknown_key_gets_the_routes_401_after_one_lookup(
+    api: Api, banked: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The fast path looks the key up, hands the request on, and the route answers 401
+    without asking the database a second time."""
+    lookups: list[str] = []
+
+    def counted(*args: Any) -> Any:
+        lookups.append("lookup")
+        return lookup_key(*args)
+
+    monkeypatch.setattr(fast_match, "lookup_key", counted)
+    monkeypatch.setattr(auth, "lookup_key", counted)
     state_of(api).key_cache.clear()
-    response = post_match(api, one(PDQ_A), headers={"X-API-Key": "hw_" + "x" * 43})
-    assert response.status_code == 401 and response.json()["error"]["field"] == "X-API-Key"
+    wrong = {"X-API-Key": "hw_" + "x" * 43}
+    for _ in range(2):
+        response = post_match(api, one(PDQ_A), headers=wrong)
+        assert response.status_code == 401 and response.json()["error"]["field"] == "X-API-Key"
+    assert lookups == ["lookup"]  # and the second request within a second asked nobody
 
 
 def test_a_large_wal_is_copied_again_under_the_record_writers_lock(

@@ -133,6 +133,11 @@ def _presented_key(request: Request, header_key: str | None) -> str | None:
     return None
 
 
+#: How long a key the database did not know is answered 401 without asking again (keys are
+#: random: one that does not exist now will not exist a second later, short of being made).
+UNKNOWN_KEY_SECONDS = 1.0
+
+
 class KeyCache:
     """Valid keys seen in the last ``ttl`` seconds, so a match request costs no key query.
 
@@ -144,6 +149,9 @@ class KeyCache:
         self.ttl = ttl
         self._entries: dict[str, tuple[float, Principal]] = {}
         self._lookups: dict[str, asyncio.Task[Principal | None]] = {}
+        #: digests the database did not know, until when (a request with a wrong key made
+        #: one lookup on the fast path and a second on the route it was handed to)
+        self._unknown: dict[str, float] = {}
 
     async def resolve(
         self, digest: str, lookup: Callable[[], Principal | None]
@@ -159,6 +167,8 @@ class KeyCache:
         principal = self.get(digest)
         if principal is not None:
             return principal
+        if self._unknown.get(digest, 0.0) > time.monotonic():
+            return None
         loop = asyncio.get_running_loop()
         pending = self._lookups.get(digest)
         if pending is None or pending.get_loop() is not loop:
@@ -173,6 +183,10 @@ class KeyCache:
             principal = await run_in_threadpool(lookup)
             if principal is not None:
                 self.put(digest, principal)
+            else:
+                if len(self._unknown) > 10_000:
+                    self._unknown.clear()
+                self._unknown[digest] = time.monotonic() + UNKNOWN_KEY_SECONDS
             return principal
         finally:
             if self._lookups.get(digest) is asyncio.current_task():
@@ -191,6 +205,7 @@ class KeyCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        self._unknown.clear()
 
 
 async def authenticate(
