@@ -53,9 +53,9 @@ def one(value: str, **extra: Any) -> dict[str, Any]:
     return {"queries": [{"signal_type": "pdq", "signal_value": value, **extra}]}
 
 
-@pytest.fixture
-def banked(api: Api) -> dict[str, Any]:
-    bank = api.create_bank("ncii", action="review")
+def bank_with_entry(api: Api, name: str, **fields: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A new bank holding one entry with PDQ_A: (bank, entry) as the API returned them."""
+    bank = api.create_bank(name, **fields)
     entry = api.call(
         "POST",
         f"/v1/banks/{bank['id']}/entries",
@@ -63,8 +63,20 @@ def banked(api: Api) -> dict[str, Any]:
         json={"hashes": [{"signal_type": "pdq", "signal_value": PDQ_A}]},
     )
     assert entry.status_code == 201, entry.text
+    return bank, entry.json()
+
+
+def sqlite_file(state: ServiceState) -> str | None:
+    """The SQLite database file, or None (PostgreSQL, or SQLite in memory)."""
+    database = state.db.engine.url.database if state.db.is_sqlite else None
+    return database if database and database != ":memory:" else None
+
+
+@pytest.fixture
+def banked(api: Api) -> dict[str, Any]:
+    bank, entry = bank_with_entry(api, "ncii", action="review")
     post_match(api, one("0" * 64))  # a cache miss: the route checks the key and caches it
-    return {"bank": bank, "entry": entry.json()}
+    return {"bank": bank, "entry": entry}
 
 
 def test_fast_path_answers_like_the_route(
@@ -209,13 +221,7 @@ def test_writer_commits_queued_requests_together_and_isolates_a_bad_one(
 def test_plain_writer_stores_what_the_orm_path_stores(api: Api) -> None:
     """Banks without actions are written on the DB-API (_PlainWriter): same rows as the ORM."""
     state = state_of(api)
-    bank = api.create_bank("plain")
-    entry = api.call(
-        "POST",
-        f"/v1/banks/{bank['id']}/entries",
-        "curator",
-        json={"hashes": [{"signal_type": "pdq", "signal_value": PDQ_A}]},
-    ).json()
+    bank, entry = bank_with_entry(api, "plain")
     query = [record_from_signal_value("pdq", PDQ_A)]
     rows = [record_for(state, entry["id"], int(str(bank["id"]))) for _ in range(2)]
     rows[0]["details"] = {"query": 0, "query_match_percent": 87.5, "label": "é ü"}
@@ -252,17 +258,11 @@ def test_loop_writer_commits_plain_batches_and_waits_on_the_loop_for_the_lock(
     (another worker writing) the loop tries again until it gets it; only a batch that waited
     longer than LOOP_WAIT_SECONDS goes to the writer thread. Either way before the answer."""
     state = state_of(api)
-    bank = api.create_bank("plain")
-    entry = api.call(
-        "POST",
-        f"/v1/banks/{bank['id']}/entries",
-        "curator",
-        json={"hashes": [{"signal_type": "pdq", "signal_value": PDQ_A}]},
-    ).json()
+    _bank, entry = bank_with_entry(api, "plain")
     post_match(api, one("0" * 64))  # caches the key: the fast path answers from now on
     loop, thread = state.records.loop_batches, state.records.plain_batches
     assert post_match(api, one(PDQ_A)).json()["results"][0]["matched"]
-    database = state.db.engine.url.database if state.db.is_sqlite else None
+    database = sqlite_file(state)
     if not database:
         assert state.records.loop_batches == 0  # PostgreSQL: always the writer thread
         return
@@ -290,16 +290,10 @@ def test_loop_writer_keeps_the_order_and_batches_what_queued_while_it_waited(
 ) -> None:
     """Requests that arrive while the loop waits for the lock join one transaction."""
     state = state_of(api)
-    database = state.db.engine.url.database if state.db.is_sqlite else None
+    database = sqlite_file(state)
     if not database:
         pytest.skip("the event loop writes match records on SQLite only")
-    bank = api.create_bank("plain")
-    api.call(
-        "POST",
-        f"/v1/banks/{bank['id']}/entries",
-        "curator",
-        json={"hashes": [{"signal_type": "pdq", "signal_value": PDQ_A}]},
-    )
+    bank_with_entry(api, "plain")
     post_match(api, one("0" * 64))
     queries = [one(flip(PDQ_A, bits)) for bits in range(1, 6)]
     loop = state.records.loop_batches
@@ -364,7 +358,7 @@ def test_a_large_wal_is_copied_again_under_the_record_writers_lock(
     Past WAL_RESTART_FRAMES the copy is repeated holding the record writers' lock, so no
     record lands meanwhile and the next writer starts the WAL over."""
     state = state_of(api)
-    database = state.db.engine.url.database if state.db.is_sqlite else None
+    database = sqlite_file(state)
     if not database:
         pytest.skip("a SQLite WAL")
     for bits in range(1, 5):
