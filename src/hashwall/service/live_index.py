@@ -502,8 +502,7 @@ def _active_entries(connection: Connection) -> tuple[Int64Array, Int64Array]:
         if not row.n:
             continue
         chunk_ids, chunk_banks = _ints(row.ids, row.n), _ints(row.banks, row.n)
-        weight = chunk_ids % _CHECK_PRIME
-        if int(np.sum(weight * (chunk_banks % _CHECK_PRIME))) != int(row.pair_check or 0):
+        if not _checksum_holds(chunk_ids, chunk_banks % _CHECK_PRIME, row.pair_check):
             log.warning("start-up: entries came back in different orders; reading them again")
             rows = connection.execute(one_by_one, params).all()
             chunk_ids = np.asarray([r.id for r in rows], np.int64)
@@ -596,15 +595,19 @@ def _chunk_of(
 
 def _aligned(chunk: _SignalChunk, row: Any) -> bool:
     """Whether the parsed columns pair up as the database's checksums say (see above)."""
-    weight = chunk.ids % _CHECK_PRIME
     pairs = chunk.entry_ids % _CHECK_PRIME + 65537 * (chunk.quality % 251)
-    if int(np.sum(weight * pairs)) != int(row.pair_check or 0):
+    if not _checksum_holds(chunk.ids, pairs, row.pair_check):
         return False
     if chunk.values is None:
         return True
     width = 2 * chunk.values.shape[1] + 1  # _fixed_hex checked the layout of row.vals
     first_chars = np.frombuffer(row.vals.encode("ascii"), np.uint8)[::width].astype(np.int64)
-    return int(np.sum(weight * first_chars)) == int(row.value_check or 0)
+    return _checksum_holds(chunk.ids, first_chars, row.value_check)
+
+
+def _checksum_holds(ids: Int64Array, paired: Int64Array, from_database: Any) -> bool:
+    """sum((id % prime) * paired) over the parsed rows equals the database's own sum."""
+    return int(np.sum(ids % _CHECK_PRIME * paired)) == int(from_database or 0)
 
 
 def _ints(joined: str | None, count: int) -> Int64Array:
