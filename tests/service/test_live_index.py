@@ -15,17 +15,28 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from hashwall.hashing.record import HashRecord
 from hashwall.media.sniff import ContentKind
 from hashwall.service import live_index
 from hashwall.service.bank_match import Thresholds, match_record
+from hashwall.service.change_log import ChangeTailer, latest_change_id
 from hashwall.service.live_index import LiveIndex
 from hashwall.signals.hexcodec import hex_to_bytes_array
 from hashwall.signals.pdq import PdqDigest
 from hashwall.signals.vpdq import VpdqFrame
-from hashwall.store import Bank, Database, Entry, EntrySignal, create_database, upgrade
+from hashwall.store import (
+    Bank,
+    Change,
+    ChangeKind,
+    Database,
+    Entry,
+    EntrySignal,
+    ImportJob,
+    create_database,
+    upgrade,
+)
 
 Signal = tuple[str, str, str, int | None]  # (type, variant, value, quality)
 
@@ -81,8 +92,7 @@ class Bench:
         return index
 
     def sync(self, index: LiveIndex, *entry_ids: int) -> None:
-        with self.db.session() as session:
-            index.sync_entries(session, entry_ids)
+        index.sync_entries(self.db, entry_ids)
 
     def clear(self) -> None:
         with self.db.session() as session:
@@ -228,6 +238,79 @@ def test_reactivated_entry_matches_once(bench: Bench) -> None:
     assert matched(index, pdq_query(A)) == []
     assert index.digest_entries("md5", MD5) == ()
     assert len(index) == 0 and len(index.pdq) == 0
+
+
+def test_deleted_entrys_row_id_taken_by_a_new_entry(bench: Bench) -> None:
+    """The tailer reads, in one batch, an import whose new entry holds a deleted entry's
+    signal row id (SQLite reused the largest rowid before migration 0011) and the deletion:
+    the deleted entry is removed first. Once, the index refused the id and the tailer kept
+    failing on that batch, leaving a withdrawn entry matchable."""
+    bank = bench.bank("ncii")
+    kept = bench.entry(bank, ("pdq", "original", A, 100))
+    deleted = bench.entry(bank, ("pdq", "original", B, 100))
+    index = bench.loaded()
+    tailer = ChangeTailer(bench.db, index, start_after=latest_change_id(bench.db), poll_seconds=1)
+    with bench.db.session() as session:
+        [row_id] = session.scalars(select(EntrySignal.id).where(EntrySignal.entry_id == deleted))
+        session.execute(delete(EntrySignal).where(EntrySignal.entry_id == deleted))
+        session.execute(update(Entry).where(Entry.id == deleted).values(state="deleted"))
+        job = ImportJob(bank_id=bank, idempotency_key="k", format="jsonl")
+        session.add(job)
+        session.flush()
+        newcomer = Entry(bank_id=bank, content_type="photo", state="active", import_job_id=job.id)
+        newcomer.signals = [
+            EntrySignal(id=row_id, signal_type="pdq", value=C, value_key=C, quality=100)
+        ]
+        session.add(newcomer)
+        session.add(Change(kind=ChangeKind.ENTRY, target_id=deleted))
+        session.add(Change(kind=ChangeKind.IMPORT, target_id=job.id))
+        session.flush()
+        newcomer_id = newcomer.id
+
+    assert tailer.poll_once() == 2
+
+    assert matched(index, pdq_query(B)) == []
+    assert matched(index, pdq_query(near(C))) == [(newcomer_id, "pdq", "original")]
+    assert matched(index, pdq_query(A)) == [(kept, "pdq", "original")]
+    assert len(index) == 2 and len(index.pdq) == 2
+
+
+def test_tailer_reads_entries_after_what_this_worker_applied(
+    bench: Bench, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request thread withdraws an entry and applies it while the tailer is between
+    reading the log and syncing: the tailer must not sync from the log's (older) snapshot,
+    which would put the withdrawn entry back (on SQLite a transaction keeps its snapshot)."""
+    bank = bench.bank("ncii")
+    entry = bench.entry(bank, ("pdq", "original", A, 100))
+    index = bench.loaded()
+    tailer = ChangeTailer(bench.db, index, start_after=latest_change_id(bench.db), poll_seconds=1)
+    with bench.db.session() as session:
+        session.add(Change(kind=ChangeKind.ENTRY, target_id=entry))  # e.g. a relabel
+    read = tailer._read_changes
+
+    def read_then_withdraw() -> object:
+        rows = read()
+        bench.set_state(entry, "withdrawn")
+        bench.sync(index, entry)
+        return rows
+
+    monkeypatch.setattr(tailer, "_read_changes", read_then_withdraw)
+    tailer.poll_once()
+    assert matched(index, pdq_query(A)) == []
+
+
+def test_signal_ids_are_never_reused(bench: Bench) -> None:
+    """Migration 0011: a new signal row never takes the id of a deleted one."""
+    bank = bench.bank("ncii")
+    first = bench.entry(bank, ("pdq", "original", A, 100))
+    with bench.db.session() as session:
+        [old_id] = session.scalars(select(EntrySignal.id).where(EntrySignal.entry_id == first))
+        session.execute(delete(EntrySignal))
+    second = bench.entry(bank, ("pdq", "original", B, 100))
+    with bench.db.session() as session:
+        [new_id] = session.scalars(select(EntrySignal.id).where(EntrySignal.entry_id == second))
+    assert new_id > old_id
 
 
 def test_signal_rows_out_of_entry_order(bench: Bench) -> None:

@@ -31,6 +31,7 @@ from hashwall.signals import pdq as pdq_signal
 from hashwall.signals import vpdq
 from hashwall.signals.hexcodec import hex_to_bytes_array
 from hashwall.signals.pdq import DIHEDRAL_NAMES, PdqDigest
+from hashwall.store import Database
 from hashwall.store.catalog_models import CatalogItem, CatalogSignal, CatalogState
 
 _SYNC_CHUNK = 500
@@ -200,12 +201,34 @@ class CatalogIndex:
         if item_id in self.videos:
             self.videos.remove_video(item_id)
 
-    def sync_items(self, session: Session, item_ids: Iterable[int]) -> None:
+    def sync_items(self, db: Database, item_ids: Iterable[int]) -> None:
         """Make the index agree with the database about these items (idempotent)."""
-        ids = sorted(set(item_ids))
-        with self.lock:
-            for start in range(0, len(ids), _SYNC_CHUNK):
-                chunk = ids[start : start + _SYNC_CHUNK]
+        self.sync(db, item_ids=item_ids)
+
+    def sync_import(self, db: Database, import_id: int) -> None:
+        self.sync(db, imports=[import_id])
+
+    def sync(
+        self, db: Database, *, item_ids: Iterable[int] = (), imports: Iterable[int] = ()
+    ) -> None:
+        """Converge these items and every item of these catalog imports on the database.
+
+        As :meth:`LiveIndex.sync <hashwall.service.live_index.LiveIndex.sync>`: the database
+        is read in a transaction begun under the lock (never from an older snapshot), and all
+        removals come before any addition (a deleted item's signal row id may be reused).
+        """
+        with self.lock, db.session() as session:
+            ids = set(item_ids)
+            for import_id in imports:
+                ids.update(
+                    session.scalars(
+                        select(CatalogItem.id).where(CatalogItem.import_id == import_id)
+                    )
+                )
+            ordered = sorted(ids)
+            missing: list[int] = []
+            for start in range(0, len(ordered), _SYNC_CHUNK):
+                chunk = ordered[start : start + _SYNC_CHUNK]
                 active = set(
                     session.scalars(
                         select(CatalogItem.id).where(
@@ -216,13 +239,9 @@ class CatalogIndex:
                 for item_id in chunk:
                     if item_id not in active:
                         self._remove(item_id)
-                missing = [i for i in chunk if i in active and i not in self.items]
-                if missing:
-                    self._add_rows(self._rows(session, missing))
-
-    def sync_import(self, session: Session, import_id: int) -> None:
-        ids = session.scalars(select(CatalogItem.id).where(CatalogItem.import_id == import_id))
-        self.sync_items(session, ids.all())
+                missing.extend(i for i in chunk if i in active and i not in self.items)
+            for start in range(0, len(missing), _SYNC_CHUNK):
+                self._add_rows(self._rows(session, missing[start : start + _SYNC_CHUNK]))
 
     def candidates(self, stored: Sequence[SignalTuple], radius: int) -> set[int]:
         """Items that may match an entry with these stored rows (superset; confirm after)."""

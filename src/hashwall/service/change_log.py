@@ -16,10 +16,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Row, func, select
 
 from hashwall.service.catalog_index import CatalogIndex
 from hashwall.service.live_index import LiveIndex
@@ -57,37 +56,48 @@ class ChangeTailer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         #: Called with the ids of changed entries, after the index has synced them.
-        self.entry_listeners: list[Callable[[Session, list[int]], None]] = []
+        self.entry_listeners: list[Callable[[Database, list[int]], None]] = []
 
     def poll_once(self) -> int:
         """Apply every change newer than the watermark; returns how many rows were read."""
+        rows = self._read_changes()
+        fresh = [row for row in rows if row.id not in self._seen]
+        self._apply(fresh)
+        self._seen.update(row.id for row in fresh)
+        self._advance()
+        return len(rows)
+
+    def _read_changes(self) -> Sequence[Row[int, ChangeKind, int]]:
         with self.db.session() as session:
-            rows = session.execute(
+            return session.execute(
                 select(Change.id, Change.kind, Change.target_id)
                 .where(Change.id > self.watermark)
                 .order_by(Change.id)
                 .limit(_BATCH)
             ).all()
-            fresh = [row for row in rows if row.id not in self._seen]
-            entries = [r.target_id for r in fresh if r.kind == ChangeKind.ENTRY]
-            for bank_id in {r.target_id for r in fresh if r.kind == ChangeKind.BANK}:
-                self.index.sync_bank(session, bank_id)
-            for job_id in {r.target_id for r in fresh if r.kind == ChangeKind.IMPORT}:
-                self.index.sync_import(session, job_id)
-            if entries:
-                self.index.sync_entries(session, entries)
-                for listener in self.entry_listeners:  # e.g. likeness templates in memory
-                    listener(session, entries)
-            if self.catalog is not None:
-                items = [r.target_id for r in fresh if r.kind == ChangeKind.CATALOG]
-                imports = {r.target_id for r in fresh if r.kind == ChangeKind.CATALOG_IMPORT}
-                for import_id in imports:
-                    self.catalog.sync_import(session, import_id)
-                if items:
-                    self.catalog.sync_items(session, items)
-        self._seen.update(row.id for row in fresh)
-        self._advance()
-        return len(rows)
+
+    def _apply(self, changes: Sequence[Row[int, ChangeKind, int]]) -> None:
+        """Converge what these changes name. The indexes read the database themselves, in a
+        transaction begun under their locks (not in the one that read the log, which may
+        predate a change this worker has already applied); entries named directly and through
+        imports are synced together, so removals precede additions."""
+
+        def targets(kind: ChangeKind) -> list[int]:
+            return sorted({row.target_id for row in changes if row.kind == kind})
+
+        for bank_id in targets(ChangeKind.BANK):
+            self.index.sync_bank(self.db, bank_id)
+        entries = targets(ChangeKind.ENTRY)
+        imports = targets(ChangeKind.IMPORT)
+        if entries or imports:
+            self.index.sync(self.db, entry_ids=entries, import_jobs=imports)
+        if entries:
+            for listener in self.entry_listeners:  # e.g. likeness templates in memory
+                listener(self.db, entries)
+        items = targets(ChangeKind.CATALOG)
+        catalog_imports = targets(ChangeKind.CATALOG_IMPORT)
+        if self.catalog is not None and (items or catalog_imports):
+            self.catalog.sync(self.db, item_ids=items, imports=catalog_imports)
 
     def _advance(self) -> None:
         while self._seen:

@@ -13,8 +13,9 @@ Entries then *converge*: :meth:`LiveIndex.sync_entries` re-reads the entries' cu
 and adds or removes them. Removing a base entry clears its ``alive`` flag (it stops matching
 at once) and removes its PDQ rows from the Hamming index; a base entry that becomes active
 again is re-added through the overlay (its base flag stays cleared, so it is found once).
-Because syncing is idempotent and reads the committed state under one lock, the order in
-which a worker learns about changes cannot leave a withdrawn entry matchable.
+Because syncing is idempotent and reads the committed state in a transaction begun under
+one lock, the order in which a worker learns about changes cannot leave a withdrawn entry
+matchable.
 
 Searches never take the lock: the Hamming index is safe for concurrent readers, base arrays
 are never resized or replaced (only ``alive`` elements are set, and the base is swapped in as
@@ -43,7 +44,7 @@ from hashwall.signals import pdq as pdq_signal
 from hashwall.signals import vpdq
 from hashwall.signals.hexcodec import hex_to_bytes_array
 from hashwall.signals.vpdq import VpdqFrame
-from hashwall.store import Bank, Entry, EntrySignal, EntryState
+from hashwall.store import Bank, Database, Entry, EntrySignal, EntryState
 
 log = logging.getLogger("hashwall.service")
 
@@ -365,12 +366,39 @@ class LiveIndex:
 
     # ------------------------------------------------------------------ converging
 
-    def sync_entries(self, session: Session, entry_ids: Iterable[int]) -> None:
+    def sync_entries(self, db: Database, entry_ids: Iterable[int]) -> None:
         """Make the index agree with the database about these entries (idempotent)."""
-        ids = sorted(set(entry_ids))
-        with self.lock:
-            for start in range(0, len(ids), _SYNC_CHUNK):
-                chunk = ids[start : start + _SYNC_CHUNK]
+        self.sync(db, entry_ids=entry_ids)
+
+    def sync_import(self, db: Database, job_id: int) -> None:
+        self.sync(db, import_jobs=[job_id])
+
+    def sync(
+        self, db: Database, *, entry_ids: Iterable[int] = (), import_jobs: Iterable[int] = ()
+    ) -> None:
+        """Converge these entries and every entry of these import jobs on the database.
+
+        The database is read *after* the lock is taken, in a transaction of its own: a
+        snapshot taken before (the change-log tailer's, opened to read the log) could predate
+        a withdrawal that another thread has already applied, and syncing from it would put
+        the withdrawn entry back. Under the lock, each sync reads state at least as new as
+        the one before it.
+
+        Every removal is applied before any addition: an entry deleted in the same batch may
+        have held a signal row id that a new entry now holds (SQLite reused the largest
+        rowid before migration 0011), and the Hamming index refuses an id it already has.
+        """
+        with self.lock, db.session() as session:
+            ids = set(entry_ids)
+            for job_id in import_jobs:
+                ids.update(session.scalars(select(Entry.id).where(Entry.import_job_id == job_id)))
+            ordered = sorted(ids)
+            chunks = [
+                ordered[start : start + _SYNC_CHUNK]
+                for start in range(0, len(ordered), _SYNC_CHUNK)
+            ]
+            missing: list[int] = []
+            for chunk in chunks:
                 active = set(
                     session.scalars(
                         select(Entry.id).where(
@@ -379,20 +407,16 @@ class LiveIndex:
                     )
                 )
                 self._remove([i for i in chunk if i not in active])
-                missing = [i for i in chunk if i in active and not self._indexed(i)]
-                if not missing:
-                    continue
+                missing.extend(i for i in chunk if i in active and not self._indexed(i))
+            for start in range(0, len(missing), _SYNC_CHUNK):
+                chunk = missing[start : start + _SYNC_CHUNK]
                 query = (
-                    _signal_rows().where(EntrySignal.entry_id.in_(missing)).order_by(EntrySignal.id)
+                    _signal_rows().where(EntrySignal.entry_id.in_(chunk)).order_by(EntrySignal.id)
                 )
                 self._add_rows(session.connection().execute(query).all())
 
-    def sync_import(self, session: Session, job_id: int) -> None:
-        ids = session.scalars(select(Entry.id).where(Entry.import_job_id == job_id)).all()
-        self.sync_entries(session, ids)
-
-    def sync_bank(self, session: Session, bank_id: int) -> None:
-        with self.lock:
+    def sync_bank(self, db: Database, bank_id: int) -> None:
+        with self.lock, db.session() as session:
             bank = session.get(Bank, bank_id)
             if bank is None:
                 self.banks.pop(bank_id, None)

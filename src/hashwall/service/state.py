@@ -71,19 +71,18 @@ class ServiceState:
 
     def publish(self, kind: ChangeKind, target_id: int) -> None:
         """Apply a committed change to this worker's index now (others learn from the log)."""
-        with self.db.session() as session:
-            if kind is ChangeKind.ENTRY:
-                self.index.sync_entries(session, [target_id])
-                if self.likeness is not None:
-                    self.likeness.sync_entries(session, [target_id])
-            elif kind is ChangeKind.BANK:
-                self.index.sync_bank(session, target_id)
-            elif kind is ChangeKind.CATALOG:
-                self.catalog.sync_items(session, [target_id])
-            elif kind is ChangeKind.CATALOG_IMPORT:
-                self.catalog.sync_import(session, target_id)
-            else:
-                self.index.sync_import(session, target_id)
+        if kind is ChangeKind.ENTRY:
+            self.index.sync_entries(self.db, [target_id])
+            if self.likeness is not None:
+                self.likeness.sync_entries(self.db, [target_id])
+        elif kind is ChangeKind.BANK:
+            self.index.sync_bank(self.db, target_id)
+        elif kind is ChangeKind.CATALOG:
+            self.catalog.sync_items(self.db, [target_id])
+        elif kind is ChangeKind.CATALOG_IMPORT:
+            self.catalog.sync_import(self.db, target_id)
+        else:
+            self.index.sync_import(self.db, target_id)
 
     def actions_enqueued(self) -> None:
         """Webhook deliveries were committed: have this worker send them now."""

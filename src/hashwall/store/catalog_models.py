@@ -83,7 +83,11 @@ class CatalogItem(Base):
 
 class CatalogSignal(Base):
     __tablename__ = "catalog_signals"
-    __table_args__ = (Index("ix_catalog_signals_value", "signal_type", "value_key"),)
+    #: Row ids are the catalog index's ids: never reused on SQLite either (migration 0011).
+    __table_args__ = (
+        Index("ix_catalog_signals_value", "signal_type", "value_key"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     item_id: Mapped[int] = mapped_column(

@@ -135,7 +135,12 @@ class EntrySignal(Base):
     """
 
     __tablename__ = "entry_signals"
-    __table_args__ = (Index("ix_entry_signals_value", "signal_type", "value_key"),)
+    #: Row ids are the in-memory index's ids, so SQLite must never hand a deleted row's id
+    #: to a new row (it reuses the largest without AUTOINCREMENT); see migration 0011.
+    __table_args__ = (
+        Index("ix_entry_signals_value", "signal_type", "value_key"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     entry_id: Mapped[int] = mapped_column(ForeignKey("entries.id", ondelete="CASCADE"), index=True)

@@ -15,8 +15,7 @@ from hashwall.store import ChangeKind
 
 def publish(state: ServiceState, result: ApplyResult) -> None:
     if result.changed_entry_ids:
-        with state.db.session() as session:
-            state.index.sync_entries(session, result.changed_entry_ids)
+        state.index.sync_entries(state.db, result.changed_entry_ids)
     if result.job_id is not None:
         state.publish(ChangeKind.IMPORT, result.job_id)
     if result.sweep_id is not None:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from hashwall.likeness.errors import TemplateError
 from hashwall.likeness.keyring import KeyRing
 from hashwall.likeness.templates import Template, TemplateKey
-from hashwall.store import Entry, EntryState
+from hashwall.store import Database, Entry, EntryState
 from hashwall.store.likeness_models import LikenessTemplate
 
 log = logging.getLogger("hashwall.service.likeness")
@@ -47,6 +47,7 @@ class TemplateCache:
         self.keys = keys
         self._by_entry: dict[int, CachedTemplate] = {}
         self._lock = threading.Lock()
+        self._sync_lock = threading.Lock()
 
     @property
     def key(self) -> TemplateKey | None:
@@ -70,12 +71,14 @@ class TemplateCache:
     def load_all(self, session: Session) -> None:
         self._load(session, None)
 
-    def sync_entries(self, session: Session, entry_ids: Iterable[int]) -> None:
+    def sync_entries(self, db: Database, entry_ids: Iterable[int]) -> None:
         """Reload or drop the templates of these entries (idempotent; ids of other entries
-        are ignored)."""
+        are ignored). Syncs run one at a time, each reading in a transaction begun after the
+        previous one finished, so an older snapshot can never restore a revoked template."""
         ids = sorted(set(entry_ids))
         if ids:
-            self._load(session, ids)
+            with self._sync_lock, db.session() as session:
+                self._load(session, ids)
 
     def _load(self, session: Session, entry_ids: list[int] | None) -> None:
         keys = self.keys

@@ -20,6 +20,7 @@ from hashwall.service.errors import ApiError
 from hashwall.service.likeness.cache import TemplateCache
 from hashwall.service.likeness.keys import LikenessKeyError, service_keyring
 from hashwall.service.likeness.ratelimit import RateLimiter
+from hashwall.store import Database
 from hashwall.store.likeness_models import LikenessTemplate
 
 if TYPE_CHECKING:
@@ -99,6 +100,6 @@ class LikenessRuntime:
                 None,
             )
 
-    def sync_entries(self, session: Session, entry_ids: list[int]) -> None:
+    def sync_entries(self, db: Database, entry_ids: list[int]) -> None:
         if self.ready(CRYPTO_MODULES):
-            self.cache.sync_entries(session, entry_ids)
+            self.cache.sync_entries(db, entry_ids)

@@ -358,8 +358,7 @@ def _create_case(state: ServiceState, body: CaseCreate) -> dict[str, Any]:
                 raise
     entry_ids = [e.id for e in entries]
     # Matchable in this worker before the person hears back; others follow the change log.
-    with state.db.session() as session:
-        state.index.sync_entries(session, entry_ids)
+    state.index.sync_entries(state.db, entry_ids)
     log.info("portal case %d created with %d entries", case_id, len(entry_ids))
     return {"case_number": number, "pin": pin, "entries": len(entry_ids)}
 
@@ -448,8 +447,7 @@ def _withdraw(state: ServiceState, case_id: int) -> dict[str, Any]:
             case.withdrawn_at = datetime.now(UTC)
         entry_ids = [entry.id for entry in entries]
     # Stop matching in this worker before the response; others follow the change log.
-    with state.db.session() as session:
-        state.index.sync_entries(session, entry_ids)
+    state.index.sync_entries(state.db, entry_ids)
     log.info("portal case %d withdrawn (%d entries)", case_id, len(entry_ids))
     return _status(state, case_id)
 
