@@ -151,7 +151,7 @@ def test_second_worker_sweeps_items_registered_in_the_first(
         files={"file": ("r.png", rotated, "image/png")},
         data={"content_id": "w/1"},
     ).json()
-    assert wait_for(lambda: item["id"] in second.client.app.state.hashwall.catalog.items, 2) < 1
+    assert wait_for(lambda: item["id"] in second.client.app.state.hashwall.catalog, 2) < 1
     bank = second.create_bank()
     entry = second.call(
         "POST",
@@ -161,3 +161,45 @@ def test_second_worker_sweeps_items_registered_in_the_first(
     ).json()
     records = second.call("GET", f"/v1/catalog/items/{item['id']}/matches", "reviewer").json()
     assert [r["entry_id"] for r in records["records"]] == [entry["id"]]
+
+
+def test_a_restarted_worker_loads_the_catalog_in_columns(
+    api_factory: Callable[[Settings], Api], settings: Settings
+) -> None:
+    """Items registered before start are loaded by the columnar scan (every rotation and
+    flip, the digests); a removed item is not; an entry added afterwards sweeps them."""
+    first = api_factory(settings)
+    rotated = png_bytes(31, lambda im: im.transpose(Image.Transpose.ROTATE_90))
+    kept = first.call(
+        "POST",
+        "/v1/catalog/items/upload",
+        "hasher",
+        files={"file": ("r.png", rotated, "image/png")},
+        data={"content_id": "kept"},
+    ).json()
+    by_digest = register(first, "digest", hashes=[{"signal_type": "md5", "signal_value": "a" * 32}])
+    gone = register(first, "gone").json()
+    first.call("DELETE", f"/v1/catalog/items/{gone['id']}", "curator")
+
+    restarted = api_factory(settings)
+    restarted.keys = {**restarted.keys, **first.keys}
+    catalog = restarted.client.app.state.hashwall.catalog
+    assert len(catalog) == 2 and kept["id"] in catalog and gone["id"] not in catalog
+    bank = restarted.create_bank()
+    entry = restarted.call(
+        "POST",
+        f"/v1/banks/{bank['id']}/entries/upload",
+        "curator",
+        files={"file": ("e.png", png_bytes(31), "image/png")},
+    ).json()
+    records = restarted.call("GET", f"/v1/catalog/items/{kept['id']}/matches", "reviewer")
+    assert [r["entry_id"] for r in records.json()["records"]] == [entry["id"]]
+    restarted.call(
+        "POST",
+        f"/v1/banks/{bank['id']}/entries",
+        "curator",
+        json={"hashes": [{"signal_type": "md5", "signal_value": "a" * 32}]},
+    )
+    item_id = by_digest.json()["id"]
+    records = restarted.call("GET", f"/v1/catalog/items/{item_id}/matches", "reviewer")
+    assert len(records.json()["records"]) == 1

@@ -19,7 +19,7 @@ from sqlalchemy import delete, select, update
 
 from hashwall.hashing.record import HashRecord
 from hashwall.media.sniff import ContentKind
-from hashwall.service import live_index
+from hashwall.service import index_scan
 from hashwall.service.bank_match import Thresholds, match_record
 from hashwall.service.change_log import ChangeTailer, latest_change_id
 from hashwall.service.live_index import LiveIndex
@@ -180,14 +180,14 @@ def test_columns_returned_in_different_orders_are_caught(
     bench.entry(first_bank, *signals, state="withdrawn")  # signal ids now differ from entry ids
     first = bench.entry(first_bank, ("pdq", "original", A, 100))
     second = bench.entry(second_bank, ("pdq", "original", C, 100))
-    parse = live_index._ints
+    parse = index_scan.ints
     shuffled = {f"{first},{second}", f"{first_bank},{second_bank}"}
 
     def out_of_order(joined: str | None, count: int) -> object:
         values = parse(joined, count)
         return values[::-1].copy() if joined in shuffled else values
 
-    monkeypatch.setattr(live_index, "_ints", out_of_order)
+    monkeypatch.setattr(index_scan, "ints", out_of_order)
     index = bench.loaded()
     assert index.entry_bank(first) == first_bank and index.entry_bank(second) == second_bank
     assert matched(index, pdq_query(near(A))) == [(first, "pdq", "original")]
@@ -409,7 +409,7 @@ def test_malformed_values_and_any_variant(
 ) -> None:
     """A value that is not the type's fixed-width hex sends its chunk down the row-by-row path,
     which leaves that value out and keeps the rest; stored variants keep their names."""
-    monkeypatch.setattr(live_index, "_LOAD_CHUNK", 4)
+    monkeypatch.setattr(index_scan, "LOAD_CHUNK", 4)
     bank = bench.bank("ncii")
     good = [bench.entry(bank, ("pdq", "rotated", hex_of(20 + i), 100)) for i in range(3)]
     bad = bench.entry(bank, ("pdq", "rotated", "zz" * 32, 100), ("md5", "original", "12", None))
@@ -490,7 +490,7 @@ def test_synced_index_answers_like_a_fresh_one(
     """Entries written before start are loaded, then each later change is synced (as the
     worker's own request or the change-log tailer does); the answers must equal those of an
     index loaded afresh from the database."""
-    monkeypatch.setattr(live_index, "_LOAD_CHUNK", chunk)
+    monkeypatch.setattr(index_scan, "LOAD_CHUNK", chunk)
     bench.clear()
     banks = [bench.bank("a"), bench.bank("b")]
     entries: list[int] = []

@@ -35,26 +35,32 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, Select, select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hashwall.index import HammingIndex, VideoFrameIndex
+from hashwall.service.index_scan import (
+    DIGESTS,
+    ENTRIES,
+    FIXED_BYTES,
+    IndexSource,
+    SignalChunk,
+    SignalRow,
+    active_owners,
+    signal_chunks,
+    snapshot_connection,
+    video_rows,
+)
 from hashwall.service.records import frames_from_json
 from hashwall.signals import pdq as pdq_signal
 from hashwall.signals import vpdq
 from hashwall.signals.hexcodec import hex_to_bytes_array
 from hashwall.signals.vpdq import VpdqFrame
-from hashwall.store import Bank, Database, Entry, EntrySignal, EntryState
+from hashwall.store import Bank, Database
 
 log = logging.getLogger("hashwall.service")
 
 _SYNC_CHUNK = 500
-_LOAD_CHUNK = 200_000
-_VIDEO_CHUNK = 1_000
-_BEFORE_ALL = -(2**63)  # smaller than any id: where the scans start
-#: Bytes per value of the signals whose stored values are fixed-width hex.
-_FIXED_BYTES = {"pdq": pdq_signal.HASH_BYTES, "md5": 16, "sha256": 32}
-_DIGESTS = ("md5", "sha256")
 
 Int64Array = npt.NDArray[np.int64]
 IntArray = npt.NDArray[np.signedinteger[Any]]
@@ -83,23 +89,6 @@ class IndexedEntry:
     bank_id: int
     pdq_rows: list[int] = field(default_factory=list)
     digests: list[tuple[str, str]] = field(default_factory=list)
-
-
-SignalRow = tuple[int, int, int, str, str, str, int | None]
-"""(signal row id, entry id, bank id, signal type, variant, value, quality)"""
-
-
-def _signal_rows() -> Select[int, int, int, str, str, str, int | None]:
-    """The columns ``LiveIndex._add_rows`` takes, for whichever entries the caller selects."""
-    return select(
-        EntrySignal.id,
-        EntrySignal.entry_id,
-        Entry.bank_id,
-        EntrySignal.signal_type,
-        EntrySignal.variant,
-        EntrySignal.value,
-        EntrySignal.quality,
-    ).join(Entry, Entry.id == EntrySignal.entry_id)
 
 
 # ---------------------------------------------------------------------- the base
@@ -183,7 +172,8 @@ class LiveIndex:
     (base) and a dict (overlay), videos in a :class:`VideoFrameIndex` (candidates) with their
     frames kept for Meta's exact vPDQ percentages."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: IndexSource = ENTRIES) -> None:
+        self.source = source
         self.lock = threading.RLock()
         self.pdq = HammingIndex(bits=256)
         self.videos = VideoFrameIndex()
@@ -248,7 +238,8 @@ class LiveIndex:
         """The stored vPDQ frames of an indexed video entry."""
         return self._frames.get(entry_id)
 
-    def _indexed(self, entry_id: int) -> bool:
+    def __contains__(self, entry_id: int) -> bool:
+        """Whether an entry (an item, for the catalog) is indexed, i.e. can match."""
         return entry_id in self._entries or self._base.position(entry_id) >= 0
 
     # ------------------------------------------------------------------ loading
@@ -256,7 +247,7 @@ class LiveIndex:
     def load_all(self, session: Session) -> None:
         """Index every active entry; used once at start, on an empty index, before requests
         are served. Pass a session that has not run a statement yet (see
-        :func:`_snapshot_connection`).
+        :func:`snapshot_connection`).
 
         Start-up time is this method at scale, so the database does the row work: each chunk
         of rows comes back as a few aggregated strings (:func:`_signal_chunks`), turned into
@@ -264,14 +255,15 @@ class LiveIndex:
         scans (a join cost more), matched up with binary searches.
         """
         with self.lock, _gc_paused():
-            connection = _snapshot_connection(session)
-            for bank in session.scalars(select(Bank)):
-                self.banks[bank.id] = BankInfo.of(bank)
-            entry_ids, bank_ids = _active_entries(connection)
+            connection = snapshot_connection(session)
+            if self.source is ENTRIES:
+                for bank in session.scalars(select(Bank)):
+                    self.banks[bank.id] = BankInfo.of(bank)
+            entry_ids, bank_ids = active_owners(connection, self.source)
             builder = _BaseBuilder(entry_ids, bank_ids)
-            for chunk in _signal_chunks(connection):
+            for chunk in signal_chunks(connection, self.source):
                 builder.add(chunk)
-            for entry_id, value in _video_rows(connection):
+            for entry_id, value in video_rows(connection, self.source):
                 if builder.claim(entry_id):
                     self._add_video(entry_id, value)
             base, pdq_ids, pdq_hashes = builder.finish()
@@ -304,7 +296,7 @@ class LiveIndex:
                     pdq_hashes.append(value)
                     self._pdq_owner[row_id] = (entry_id, variant)
                     entry.pdq_rows.append(row_id)
-            elif signal_type in _DIGESTS:
+            elif signal_type in DIGESTS:
                 key = (signal_type, value)
                 self._digests[key] = (*self._digests.get(key, ()), entry_id)
                 entry.digests.append(key)
@@ -391,7 +383,7 @@ class LiveIndex:
         with self.lock, db.session() as session:
             ids = set(entry_ids)
             for job_id in import_jobs:
-                ids.update(session.scalars(select(Entry.id).where(Entry.import_job_id == job_id)))
+                ids.update(session.scalars(self.source.of_import(job_id)))
             ordered = sorted(ids)
             chunks = [
                 ordered[start : start + _SYNC_CHUNK]
@@ -399,19 +391,15 @@ class LiveIndex:
             ]
             missing: list[int] = []
             for chunk in chunks:
-                active = set(
-                    session.scalars(
-                        select(Entry.id).where(
-                            Entry.id.in_(chunk), Entry.state == EntryState.ACTIVE
-                        )
-                    )
-                )
+                active = set(session.scalars(self.source.active_among(chunk)))
                 self._remove([i for i in chunk if i not in active])
-                missing.extend(i for i in chunk if i in active and not self._indexed(i))
+                missing.extend(i for i in chunk if i in active and i not in self)
             for start in range(0, len(missing), _SYNC_CHUNK):
                 chunk = missing[start : start + _SYNC_CHUNK]
                 query = (
-                    _signal_rows().where(EntrySignal.entry_id.in_(chunk)).order_by(EntrySignal.id)
+                    self.source.signal_rows()
+                    .where(self.source.owner_of().in_(chunk))
+                    .order_by(self.source.signal_model.id)
                 )
                 self._add_rows(session.connection().execute(query).all())
 
@@ -422,296 +410,6 @@ class LiveIndex:
                 self.banks.pop(bank_id, None)
             else:
                 self.banks[bank_id] = BankInfo.of(bank)
-
-
-# ---------------------------------------------------------------------- start-up scans
-
-
-@dataclass(frozen=True, eq=False)
-class _SignalChunk:
-    """Signal rows of one type and variant from one chunk of the scan, as columns.
-
-    ``values`` holds the decoded bytes for fixed-width types (None otherwise); rows whose
-    value did not decode are marked ``malformed``: they are not indexed, though their entry
-    is (as an entry whose only PDQ is of low quality is).
-    """
-
-    signal_type: str
-    variant: str
-    ids: Int64Array
-    entry_ids: Int64Array
-    quality: Int64Array
-    values: UInt8Array | None
-    malformed: npt.NDArray[np.bool_] | None = None
-
-
-def _snapshot_connection(session: Session) -> Connection:
-    """The session's connection for the start-up scans, which are several statements that
-    must see one snapshot: SQLite's transaction is one already (BEGIN, WAL); PostgreSQL's
-    default READ COMMITTED gives each statement its own, so REPEATABLE READ is asked for.
-    (That only takes on a session's first statement; SQLAlchemy warns otherwise, and the
-    change log, replayed after start, would still correct any entry that changed between
-    two scans.)"""
-    if session.get_bind().dialect.name == "postgresql":
-        return session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-    return session.connection()
-
-
-#: Order-independent checksums of each row's pairing of id with owner, quality and value,
-#: computed by the database next to the joined columns and again from the parsed columns:
-#: if the aggregates ever came back in different row orders (neither database documents
-#: that they cannot), a hash would be paired with the wrong entry; the sums then differ
-#: and the chunk is read row by row instead. Terms stay far below 2**63 per chunk.
-_CHECK_PRIME = 65521
-_ID_WEIGHT = f"(id % {_CHECK_PRIME})"
-_OWNER_TERM = f"(entry_id % {_CHECK_PRIME})"
-_QUALITY_TERM = "65537 * (coalesce(quality, 0) % 251)"
-
-
-def _first_char(dialect: str) -> str:
-    """SQL for the character code of a value's first character (one cheap call per row:
-    four ``substr`` calls per row doubled the 10M start-up)."""
-    return "ascii(value)" if dialect == "postgresql" else "unicode(value)"
-
-
-def _concat(dialect: str, column: str) -> str:
-    """SQL aggregating a column of a chunk into one comma-separated string.
-
-    The columns of a chunk come back as separate aggregates, so they must line up: they do
-    because each is an aggregate of the same query level over one scan of one table (no
-    join, no ORDER BY or DISTINCT inside them), which both databases evaluate row by row,
-    advancing every aggregate of the row's group on it before the next row. Ordering every
-    aggregate by id (the documented way to fix the order) made PostgreSQL sort each column
-    separately: 2.5x the time.
-    """
-    if dialect == "postgresql":
-        return f"string_agg(CAST({column} AS TEXT), ',')"
-    return f"group_concat({column}, ',')"
-
-
-def _spans(connection: Connection, table: str) -> Iterator[tuple[int, int]]:
-    """Ranges (after, upto] of ``_LOAD_CHUNK`` ids that cover every row of a table, gaps
-    skipped. Ranges of ids rather than ORDER BY id LIMIT n keep every chunk query a primary
-    key range scan whatever the planner's statistics say (PostgreSQL without them read and
-    sorted the whole table for each chunk)."""
-    first_after = text(f"SELECT min(id) FROM {table} WHERE id > :after")
-    after = _BEFORE_ALL
-    while True:
-        first = connection.execute(first_after, {"after": after}).scalar()
-        if first is None:
-            return
-        after = int(first) - 1
-        yield after, after + _LOAD_CHUNK
-        after += _LOAD_CHUNK
-
-
-def _active_entries(connection: Connection) -> tuple[Int64Array, Int64Array]:
-    """Sorted ids of the active entries and their banks, read in chunks."""
-    dialect = connection.dialect.name
-    query = text(
-        f"SELECT count(*) AS n, {_concat(dialect, 'id')} AS ids, "
-        f"{_concat(dialect, 'bank_id')} AS banks, "
-        f"sum({_ID_WEIGHT} * (bank_id % {_CHECK_PRIME})) AS pair_check FROM entries "
-        "WHERE id > :after AND id <= :upto AND state = :state"
-    )
-    one_by_one = text(
-        "SELECT id, bank_id FROM entries "
-        "WHERE id > :after AND id <= :upto AND state = :state ORDER BY id"
-    )
-    ids: list[Int64Array] = []
-    banks: list[Int64Array] = []
-    for after, upto in _spans(connection, "entries"):
-        params = {"after": after, "upto": upto, "state": EntryState.ACTIVE.value}
-        row = connection.execute(query, params).one()
-        if not row.n:
-            continue
-        chunk_ids, chunk_banks = _ints(row.ids, row.n), _ints(row.banks, row.n)
-        if not _checksum_holds(chunk_ids, chunk_banks % _CHECK_PRIME, row.pair_check):
-            log.warning("start-up: entries came back in different orders; reading them again")
-            rows = connection.execute(one_by_one, params).all()
-            chunk_ids = np.asarray([r.id for r in rows], np.int64)
-            chunk_banks = np.asarray([r.bank_id for r in rows], np.int64)
-        ids.append(chunk_ids)
-        banks.append(chunk_banks)
-    if not ids:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    entry_ids, bank_ids = np.concatenate(ids), np.concatenate(banks)
-    if len(entry_ids) > 1 and not bool(np.all(entry_ids[1:] > entry_ids[:-1])):
-        order = np.argsort(entry_ids, kind="stable")
-        entry_ids, bank_ids = entry_ids[order], bank_ids[order]
-    return entry_ids, bank_ids
-
-
-class _ChunkQueries:
-    """The two forms of the signal scan's chunk query (see :func:`_signal_chunks`)."""
-
-    def __init__(self, dialect: str) -> None:
-        columns = (
-            f"count(*) AS n, {_concat(dialect, 'id')} AS ids, "
-            f"{_concat(dialect, 'entry_id')} AS owners, "
-            f"{_concat(dialect, 'coalesce(quality, 0)')} AS quality, "
-            f"{_concat(dialect, 'value')} AS vals, "
-            f"sum({_ID_WEIGHT} * ({_OWNER_TERM} + {_QUALITY_TERM})) AS pair_check, "
-            f"sum({_ID_WEIGHT} * {_first_char(dialect)}) AS value_check"
-        )
-        chunk = "entry_signals WHERE id > :after AND id <= :upto AND signal_type <> 'vpdq'"
-        self.uniform = text(
-            f"SELECT {columns}, count(CASE WHEN signal_type = :signal_type "
-            f"AND variant = :variant THEN 1 END) AS matching FROM {chunk}"
-        )
-        self.grouped = text(
-            f"SELECT signal_type, variant, {columns} FROM {chunk} GROUP BY signal_type, variant"
-        )
-
-
-def _signal_chunks(connection: Connection) -> Iterator[_SignalChunk]:
-    """Every signal row except vPDQ (see :func:`_video_rows`), a range of ids at a time, each
-    chunk as a few strings: the ids, entry ids, qualities and values of its rows of one type
-    and variant, joined with commas by the database. Fetching 10M rows one Python tuple each
-    took most of start-up.
-
-    Most chunks hold one type and variant (the last chunk's, guessed): one aggregate over the
-    chunk says so and is used as is. Otherwise the chunk is read again grouped by type and
-    variant (the grouping sorts the chunk: about twice the database time).
-    """
-    queries = _ChunkQueries(connection.dialect.name)
-    guess: tuple[str, str] | None = ("pdq", "original")
-    for id_range in _spans(connection, "entry_signals"):
-        params: dict[str, Any] = {"after": id_range[0], "upto": id_range[1]}
-        if guess is not None:
-            row = connection.execute(
-                queries.uniform, {**params, "signal_type": guess[0], "variant": guess[1]}
-            ).one()
-            if not row.n:
-                continue
-            if row.matching == row.n:
-                yield _chunk_of(connection, guess, row, id_range)
-                continue
-        rows = connection.execute(queries.grouped, params).all()
-        if rows:
-            guess = (rows[0].signal_type, rows[0].variant) if len(rows) == 1 else None
-        for row in rows:
-            yield _chunk_of(connection, (row.signal_type, row.variant), row, id_range)
-
-
-def _chunk_of(
-    connection: Connection, kind: tuple[str, str], row: Any, id_range: tuple[int, int]
-) -> _SignalChunk:
-    """Columns of one aggregated row of one (type, variant); values that are not all
-    well-formed send them down the row-by-row path instead."""
-    count = int(row.n)
-    nbytes = _FIXED_BYTES.get(kind[0])
-    values = None if nbytes is None else _fixed_hex(row.vals, count, nbytes)
-    if nbytes is not None and values is None:
-        return _checked_rows(connection, kind, id_range, nbytes)
-    chunk = _SignalChunk(
-        *kind,
-        _ints(row.ids, count),
-        _ints(row.owners, count),
-        _ints(row.quality, count),
-        values,
-    )
-    if nbytes is not None and not _aligned(chunk, row):
-        log.warning("start-up: the database returned a chunk's columns in different orders")
-        return _checked_rows(connection, kind, id_range, nbytes)
-    return chunk
-
-
-def _aligned(chunk: _SignalChunk, row: Any) -> bool:
-    """Whether the parsed columns pair up as the database's checksums say (see above)."""
-    pairs = chunk.entry_ids % _CHECK_PRIME + 65537 * (chunk.quality % 251)
-    if not _checksum_holds(chunk.ids, pairs, row.pair_check):
-        return False
-    if chunk.values is None:
-        return True
-    width = 2 * chunk.values.shape[1] + 1  # _fixed_hex checked the layout of row.vals
-    first_chars = np.frombuffer(row.vals.encode("ascii"), np.uint8)[::width].astype(np.int64)
-    return _checksum_holds(chunk.ids, first_chars, row.value_check)
-
-
-def _checksum_holds(ids: Int64Array, paired: Int64Array, from_database: Any) -> bool:
-    """sum((id % prime) * paired) over the parsed rows equals the database's own sum."""
-    return int(np.sum(ids % _CHECK_PRIME * paired)) == int(from_database or 0)
-
-
-def _ints(joined: str | None, count: int) -> Int64Array:
-    """A comma-separated integer column aggregated by the database."""
-    if not count:
-        return np.zeros(0, np.int64)
-    values = np.fromstring(joined or "", dtype=np.int64, sep=",")
-    if len(values) != count:
-        raise RuntimeError(f"expected {count} integers from the database, parsed {len(values)}")
-    return values
-
-
-def _fixed_hex(joined: str | None, count: int, nbytes: int) -> UInt8Array | None:
-    """``count`` comma-separated hex values of ``nbytes`` bytes each, as (count, nbytes)
-    bytes; None unless every one is exactly that (one wrong length would shift all the rows
-    after it, so this is checked, not assumed)."""
-    width = 2 * nbytes + 1
-    if joined is None or len(joined) != count * width - 1:
-        return None
-    if joined.count(",") != count - 1 or joined[width - 1 :: width] != "," * (count - 1):
-        return None
-    try:
-        raw = bytes.fromhex(joined.replace(",", ""))
-    except ValueError:
-        return None
-    if len(raw) != count * nbytes:  # fromhex skips whitespace
-        return None
-    return np.frombuffer(raw, np.uint8).reshape(count, nbytes)
-
-
-def _checked_rows(
-    connection: Connection, kind: tuple[str, str], id_range: tuple[int, int], nbytes: int
-) -> _SignalChunk:
-    """The rows of one type and variant in a chunk, read and decoded one by one; values that
-    are not ``nbytes`` bytes of hex can never equal a query's and are marked (and logged)."""
-    signal_type, variant = kind
-    after, upto = id_range
-    rows = connection.execute(
-        select(EntrySignal.id, EntrySignal.entry_id, EntrySignal.value, EntrySignal.quality)
-        .where(
-            EntrySignal.id > after,
-            EntrySignal.id <= upto,
-            EntrySignal.signal_type == signal_type,
-            EntrySignal.variant == variant,
-        )
-        .order_by(EntrySignal.id)
-    ).all()
-    columns = np.zeros((len(rows), 3), np.int64)
-    hashes = np.zeros((len(rows), nbytes), np.uint8)
-    malformed = np.zeros(len(rows), bool)
-    for i, (row_id, entry_id, value, quality) in enumerate(rows):
-        columns[i] = (row_id, entry_id, quality or 0)
-        decoded = _decoded(value)
-        if len(decoded) == nbytes:
-            hashes[i] = np.frombuffer(decoded, np.uint8)
-        else:
-            malformed[i] = True
-            log.warning("%s signal row %d has a malformed value: not indexed", signal_type, row_id)
-    return _SignalChunk(
-        signal_type, variant, columns[:, 0], columns[:, 1], columns[:, 2], hashes, malformed
-    )
-
-
-def _decoded(value: str) -> bytes:
-    try:
-        return bytes.fromhex(value)
-    except ValueError:
-        return b""
-
-
-def _video_rows(connection: Connection) -> Iterator[tuple[int, str]]:
-    """(entry id, value) of every vPDQ signal in id order: rare, large values, one by one."""
-    query = (
-        select(EntrySignal.entry_id, EntrySignal.value)
-        .where(EntrySignal.signal_type == "vpdq")
-        .order_by(EntrySignal.id)
-    )
-    streamed = connection.execution_options(yield_per=_VIDEO_CHUNK)
-    for rows in streamed.execute(query).partitions():
-        yield from rows
 
 
 class _BaseBuilder:
@@ -727,7 +425,7 @@ class _BaseBuilder:
         self.owner_type = np.int32 if len(entry_ids) < 2**31 else np.int64
         self.variants: dict[str, int] = {}
         self.pdq: list[tuple[Int64Array, IntArray, npt.NDArray[np.int32], UInt8Array]] = []
-        self.digests: dict[str, list[tuple[IntArray, UInt8Array]]] = {k: [] for k in _DIGESTS}
+        self.digests: dict[str, list[tuple[IntArray, UInt8Array]]] = {k: [] for k in DIGESTS}
 
     def claim(self, entry_id: int) -> bool:
         """Whether an entry is active; it then counts as indexed."""
@@ -736,8 +434,8 @@ class _BaseBuilder:
             self.has_signal[pos] = True
         return pos >= 0
 
-    def add(self, chunk: _SignalChunk) -> None:
-        owners = _find_many(self.entry_ids, chunk.entry_ids)
+    def add(self, chunk: SignalChunk) -> None:
+        owners = _find_many(self.entry_ids, chunk.owner_ids)
         active = owners >= 0
         self.has_signal[owners[active]] = True
         if chunk.values is None:
@@ -784,13 +482,13 @@ class _BaseBuilder:
             codes[order],
             None if in_owner_order else np.argsort(owners, kind="stable"),
             tuple(self.variants),
-            {kind: self._digest_column(kind) for kind in _DIGESTS},
+            {kind: self._digest_column(kind) for kind in DIGESTS},
         )
         return base, rows, hashes
 
     def _digest_column(self, kind: str) -> _Digests:
         parts = self.digests.pop(kind)
-        nbytes = _FIXED_BYTES[kind]
+        nbytes = FIXED_BYTES[kind]
         owners = _joined([p[0] for p in parts], self.owner_type)
         raw = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, nbytes), np.uint8)
         values = np.ascontiguousarray(raw).view(f"S{nbytes}").reshape(len(raw))
