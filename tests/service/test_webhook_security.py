@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import socket
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -16,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-from hashwall.service.actions import egress
+from hashwall.service.actions import egress, webhooks
 from hashwall.service.actions.webhooks import (
     SECRET_PURPOSE,
     WebhookWorker,
@@ -199,3 +200,62 @@ def test_longest_secret_is_stored_sealed(api: Api) -> None:
     assert created.status_code == 201, created.text
     (stored,) = stored_secrets(api.settings)
     assert open_secret(api.settings, stored) == secret
+
+
+REBOUND = "hooks.rebind.test"
+
+
+def test_a_call_connects_to_the_checked_address_not_a_second_lookup(
+    monkeypatch: pytest.MonkeyPatch, receiver_factory: Callable[[list[int]], Receiver]
+) -> None:
+    """DNS rebinding: the name resolves to a public address for the check and to 127.0.0.1
+    a moment later. The call must go to the checked address (here: refused, no network),
+    never to the receiver on 127.0.0.1 that a second lookup would have reached."""
+    receiver = receiver_factory([])
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    answers = iter(["93.184.215.14"])
+    real_lookup, real_connect = socket.getaddrinfo, socket.create_connection
+    connected: list[tuple[str, int]] = []
+
+    def lookup(host: object, *args: object, **kwargs: object) -> object:
+        if host == REBOUND:
+            address = next(answers, "127.0.0.1")
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+        return real_lookup(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    def connect(address: tuple[str, int], *args: object, **kwargs: object) -> socket.socket:
+        connected.append(address)
+        if address[0] != "127.0.0.1":
+            raise ConnectionRefusedError("no network in tests")
+        return real_connect(address, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    monkeypatch.setattr(socket, "create_connection", connect)
+    attempt = webhooks.post(
+        f"http://{REBOUND}:{port}/hook", "secret", "{}", 1, 2.0, allow_private=False
+    )
+    assert not attempt.ok and "refused" not in attempt.error
+    assert connected == [("93.184.215.14", port)]
+    assert receiver.calls == []
+
+
+def test_a_pinned_call_keeps_the_host_name_in_its_request(
+    receiver_factory: Callable[[list[int]], Receiver],
+) -> None:
+    """Pinning changes where the socket goes, not the request: the Host header (and for
+    HTTPS the TLS name) is still the URL's host, which here does not even resolve."""
+    receiver = receiver_factory([])
+    port = int(receiver.url.split(":")[2].split("/")[0])
+    attempt = webhooks.post_signed(
+        f"http://hooks.pinned.invalid:{port}/hook",
+        "secret",
+        b"{}",
+        delivery_id="7",
+        event="match",
+        timeout=2.0,
+        user_agent="test",
+        pinned=(ipaddress.ip_address("127.0.0.1"),),
+    )
+    assert attempt.ok, attempt.error
+    [(headers, body)] = receiver.calls
+    assert headers["Host"] == f"hooks.pinned.invalid:{port}" and body == b"{}"

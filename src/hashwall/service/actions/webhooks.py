@@ -24,7 +24,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from hashwall.service.actions.claims import claim, claimed_row, lease_until
-from hashwall.service.actions.egress import refusal
+from hashwall.service.actions.egress import IpAddress, is_proxied, pinned_handlers, vet
 from hashwall.service.actions.polling import PollingWorker
 from hashwall.service.sealed import UnsealError, needs_sealing, seal, unseal
 from hashwall.service.settings import Settings
@@ -102,11 +102,14 @@ def post_signed(
     event: str,
     timeout: float,
     user_agent: str,
+    pinned: tuple[IpAddress, ...] = (),
 ) -> Attempt:
     """POST ``body`` signed with ``secret``; the outcome, never an exception.
 
     Shared with takedown calls (:mod:`hashwall.service.takedown.delivery`) so that both are
-    signed, identified and refused redirects the same way."""
+    signed, identified and refused redirects the same way. ``pinned``: connect to these
+    addresses (checked by :func:`~hashwall.service.actions.egress.vet`), not to a new lookup
+    of the URL's host."""
     request = urllib.request.Request(
         url,
         data=body,
@@ -120,7 +123,12 @@ def post_signed(
         },
     )
     try:
-        with _opener.open(request, timeout=timeout) as response:
+        opener = _opener
+        if pinned and not is_proxied(url):
+            opener = urllib.request.build_opener(
+                urllib.request.ProxyHandler({}), _NoRedirect(), *pinned_handlers(pinned)
+            )
+        with opener.open(request, timeout=timeout) as response:
             response.read(64 * 1024)
             return Attempt(int(response.status), "")
     except urllib.error.HTTPError as error:
@@ -140,9 +148,9 @@ def post(
     allow_private: bool = True,
 ) -> Attempt:
     """One bank webhook call, after the egress check (bank webhook URLs are user-supplied)."""
-    refused = refusal(url, allow_private=allow_private)
-    if refused is not None:
-        return Attempt(None, f"refused: {refused}"[:500])
+    verdict = vet(url, allow_private=allow_private)
+    if verdict.refused is not None:
+        return Attempt(None, f"refused: {verdict.refused}"[:500])
     return post_signed(
         url,
         secret,
@@ -151,6 +159,7 @@ def post(
         event="match",
         timeout=timeout,
         user_agent="hashwall-webhook",
+        pinned=verdict.addresses,
     )
 
 
