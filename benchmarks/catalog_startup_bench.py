@@ -26,17 +26,9 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import insert
 
+from hashwall.signals.pdq import DIHEDRAL_NAMES
+
 _CHUNK = 20_000
-_PDQ_VARIANTS = (
-    "original",
-    "rotate90",
-    "rotate180",
-    "rotate270",
-    "flipx",
-    "flipy",
-    "flipplus1",
-    "flipminus1",
-)
 
 
 def write_catalog(path: Path, n: int) -> float:
@@ -52,7 +44,7 @@ def write_catalog(path: Path, n: int) -> float:
         for first in range(1, n + 1, _CHUNK):
             ids = range(first, min(n, first + _CHUNK - 1) + 1)
             connection.execute(insert(CatalogItem), [_item(i) for i in ids])
-            pdq = rng.integers(0, 256, (len(ids), len(_PDQ_VARIANTS), 32), dtype=np.uint8)
+            pdq = rng.integers(0, 256, (len(ids), len(DIHEDRAL_NAMES), 32), dtype=np.uint8)
             digests = rng.integers(0, 256, (len(ids), 48), dtype=np.uint8)
             rows = [
                 row
@@ -78,7 +70,7 @@ def _item(item_id: int) -> dict[str, object]:
 def _signals(item_id: int, pdq: np.ndarray, digests: str) -> list[dict[str, object]]:
     rows = [
         _signal(item_id, "pdq", variant, pdq[k].tobytes().hex(), 100)
-        for k, variant in enumerate(_PDQ_VARIANTS)
+        for k, variant in enumerate(DIHEDRAL_NAMES)
     ]
     rows.append(_signal(item_id, "md5", "original", digests[:32], None))
     rows.append(_signal(item_id, "sha256", "original", digests[32:], None))

@@ -137,30 +137,43 @@ def test_removed_item_is_erased_and_not_swept(api: Api) -> None:
     assert records["records"] == []
 
 
+def upload_rotated(api: Api, seed: int, content_id: str) -> Any:
+    """Register a catalog item by uploading a picture turned by 90 degrees."""
+    rotated = png_bytes(seed, lambda im: im.transpose(Image.Transpose.ROTATE_90))
+    return api.call(
+        "POST",
+        "/v1/catalog/items/upload",
+        "hasher",
+        files={"file": ("r.png", rotated, "image/png")},
+        data={"content_id": content_id},
+    ).json()
+
+
+def upload_entry(api: Api, bank_id: int, seed: int) -> Any:
+    """Add the upright picture to a bank (its sweep finds the rotated item)."""
+    return api.call(
+        "POST",
+        f"/v1/banks/{bank_id}/entries/upload",
+        "curator",
+        files={"file": ("e.png", png_bytes(seed), "image/png")},
+    ).json()
+
+
+def entries_matched(api: Api, item_id: int) -> list[int]:
+    records = api.call("GET", f"/v1/catalog/items/{item_id}/matches", "reviewer").json()
+    return [r["entry_id"] for r in records["records"]]
+
+
 def test_second_worker_sweeps_items_registered_in_the_first(
     api_factory: Callable[[Settings], Api], settings: Settings
 ) -> None:
     first = api_factory(settings)
     second = api_factory(settings)
     second.keys = first.keys = {**first.keys, **second.keys}
-    rotated = png_bytes(30, lambda im: im.transpose(Image.Transpose.ROTATE_90))
-    item = first.call(
-        "POST",
-        "/v1/catalog/items/upload",
-        "hasher",
-        files={"file": ("r.png", rotated, "image/png")},
-        data={"content_id": "w/1"},
-    ).json()
+    item = upload_rotated(first, 30, "w/1")
     assert wait_for(lambda: item["id"] in second.client.app.state.hashwall.catalog, 2) < 1
-    bank = second.create_bank()
-    entry = second.call(
-        "POST",
-        f"/v1/banks/{bank['id']}/entries/upload",
-        "curator",
-        files={"file": ("e.png", png_bytes(30), "image/png")},
-    ).json()
-    records = second.call("GET", f"/v1/catalog/items/{item['id']}/matches", "reviewer").json()
-    assert [r["entry_id"] for r in records["records"]] == [entry["id"]]
+    entry = upload_entry(second, second.create_bank()["id"], 30)
+    assert entries_matched(second, item["id"]) == [entry["id"]]
 
 
 def test_a_restarted_worker_loads_the_catalog_in_columns(
@@ -169,15 +182,9 @@ def test_a_restarted_worker_loads_the_catalog_in_columns(
     """Items registered before start are loaded by the columnar scan (every rotation and
     flip, the digests); a removed item is not; an entry added afterwards sweeps them."""
     first = api_factory(settings)
-    rotated = png_bytes(31, lambda im: im.transpose(Image.Transpose.ROTATE_90))
-    kept = first.call(
-        "POST",
-        "/v1/catalog/items/upload",
-        "hasher",
-        files={"file": ("r.png", rotated, "image/png")},
-        data={"content_id": "kept"},
-    ).json()
-    by_digest = register(first, "digest", hashes=[{"signal_type": "md5", "signal_value": "a" * 32}])
+    kept = upload_rotated(first, 31, "kept")
+    md5 = {"signal_type": "md5", "signal_value": "a" * 32}
+    by_digest = register(first, "digest", hashes=[md5]).json()
     gone = register(first, "gone").json()
     first.call("DELETE", f"/v1/catalog/items/{gone['id']}", "curator")
 
@@ -186,20 +193,7 @@ def test_a_restarted_worker_loads_the_catalog_in_columns(
     catalog = restarted.client.app.state.hashwall.catalog
     assert len(catalog) == 2 and kept["id"] in catalog and gone["id"] not in catalog
     bank = restarted.create_bank()
-    entry = restarted.call(
-        "POST",
-        f"/v1/banks/{bank['id']}/entries/upload",
-        "curator",
-        files={"file": ("e.png", png_bytes(31), "image/png")},
-    ).json()
-    records = restarted.call("GET", f"/v1/catalog/items/{kept['id']}/matches", "reviewer")
-    assert [r["entry_id"] for r in records.json()["records"]] == [entry["id"]]
-    restarted.call(
-        "POST",
-        f"/v1/banks/{bank['id']}/entries",
-        "curator",
-        json={"hashes": [{"signal_type": "md5", "signal_value": "a" * 32}]},
-    )
-    item_id = by_digest.json()["id"]
-    records = restarted.call("GET", f"/v1/catalog/items/{item_id}/matches", "reviewer")
-    assert len(records.json()["records"]) == 1
+    entry = upload_entry(restarted, bank["id"], 31)
+    assert entries_matched(restarted, kept["id"]) == [entry["id"]]
+    restarted.call("POST", f"/v1/banks/{bank['id']}/entries", "curator", json={"hashes": [md5]})
+    assert len(entries_matched(restarted, by_digest["id"])) == 1
