@@ -1,5 +1,8 @@
 """The in-memory index of every active entry, kept in step with the database.
 
+The same class holds the platform catalog's active items (``LiveIndex(CATALOG)``, used by
+:mod:`hashwall.service.catalog_index`): an item plays the entry's part, without a bank.
+
 Two layers:
 
 * the **base**, built once at start: numpy columns, not objects (10M entries as Python
@@ -250,9 +253,9 @@ class LiveIndex:
         :func:`snapshot_connection`).
 
         Start-up time is this method at scale, so the database does the row work: each chunk
-        of rows comes back as a few aggregated strings (:func:`_signal_chunks`), turned into
-        numpy columns at once; no Python object per row. Entries and signals are two plain
-        scans (a join cost more), matched up with binary searches.
+        of rows comes back as a few aggregated strings (:mod:`hashwall.service.index_scan`),
+        turned into numpy columns at once; no Python object per row. Entries and signals are
+        two plain scans (a join cost more), matched up with binary searches.
         """
         with self.lock, _gc_paused():
             connection = snapshot_connection(session)
