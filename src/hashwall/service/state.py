@@ -47,11 +47,13 @@ class ServiceState:
         seal_legacy_secrets(db, settings)  # webhook secrets written in clear by old versions
         # Read the log position first: changes committed while we load are replayed after.
         start_after = latest_change_id(db)
-        index = LiveIndex()
+        index, catalog = LiveIndex(), CatalogIndex()
+        # A session each: a load's scans take their snapshot on the session's first statement.
         with db.session() as session:
             index.load_all(session)
-            catalog = CatalogIndex()
+        with db.session() as session:
             catalog.load_all(session)
+        with db.session() as session:
             likeness = LikenessRuntime.open(settings, session)
         log.info("index loaded: %d active entries, %d catalog items", len(index), len(catalog))
         tailer = ChangeTailer(
