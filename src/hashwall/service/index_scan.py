@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -49,7 +50,7 @@ class IndexSource:
     owner_column: str  # the signal table's column naming its owner
     group_column: str | None  # the owner's group column (a bank), or None
     import_column: str  # the owner's bulk-import column
-    active: str  # the state value of an indexed owner
+    active: StrEnum  # the state of an indexed owner
 
     @property
     def owner_table(self) -> str:
@@ -86,12 +87,8 @@ class IndexSource:
         ).join(owner, owner.id == self.owner_of())
 
 
-ENTRIES = IndexSource(
-    Entry, EntrySignal, "entry_id", "bank_id", "import_job_id", EntryState.ACTIVE.value
-)
-CATALOG = IndexSource(
-    CatalogItem, CatalogSignal, "item_id", None, "import_id", CatalogState.ACTIVE.value
-)
+ENTRIES = IndexSource(Entry, EntrySignal, "entry_id", "bank_id", "import_job_id", EntryState.ACTIVE)
+CATALOG = IndexSource(CatalogItem, CatalogSignal, "item_id", None, "import_id", CatalogState.ACTIVE)
 
 
 @dataclass(frozen=True, eq=False)
@@ -189,7 +186,7 @@ def active_owners(connection: Connection, source: IndexSource) -> tuple[Int64Arr
     ids: list[Int64Array] = []
     banks: list[Int64Array] = []
     for after, upto in _spans(connection, table):
-        params = {"after": after, "upto": upto, "state": source.active}
+        params = {"after": after, "upto": upto, "state": source.active.value}
         row = connection.execute(query, params).one()
         if not row.n:
             continue
