@@ -162,6 +162,12 @@ class _Base:
         return self.pdq_rows[found]
 
 
+def _sync_chunks(ids: list[int]) -> Iterator[list[int]]:
+    """``ids`` in lists of at most ``_SYNC_CHUNK`` (one ``IN (...)`` query each)."""
+    for start in range(0, len(ids), _SYNC_CHUNK):
+        yield ids[start : start + _SYNC_CHUNK]
+
+
 def _ranges(lo: IntArray, hi: IntArray) -> Int64Array:
     """Every i with lo[k] <= i < hi[k] for some k (the ranges do not overlap)."""
     lengths = hi - lo
@@ -387,18 +393,12 @@ class LiveIndex:
             ids = set(entry_ids)
             for job_id in import_jobs:
                 ids.update(session.scalars(self.source.of_import(job_id)))
-            ordered = sorted(ids)
-            chunks = [
-                ordered[start : start + _SYNC_CHUNK]
-                for start in range(0, len(ordered), _SYNC_CHUNK)
-            ]
             missing: list[int] = []
-            for chunk in chunks:
+            for chunk in _sync_chunks(sorted(ids)):
                 active = set(session.scalars(self.source.active_among(chunk)))
                 self._remove([i for i in chunk if i not in active])
                 missing.extend(i for i in chunk if i in active and i not in self)
-            for start in range(0, len(missing), _SYNC_CHUNK):
-                chunk = missing[start : start + _SYNC_CHUNK]
+            for chunk in _sync_chunks(missing):
                 query = (
                     self.source.signal_rows()
                     .where(self.source.owner_of().in_(chunk))
