@@ -11,6 +11,7 @@ The per-table queries (what is due, what the lease column is called) stay with t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -18,6 +19,7 @@ from sqlalchemy import ColumnElement, update
 from sqlalchemy.orm import Session
 
 from hashwall.service.settings import Settings
+from hashwall.store import Database
 
 #: Seconds the lease outlasts the request timeout (commit and bookkeeping after the call).
 LEASE_MARGIN_SECONDS = 30
@@ -29,6 +31,7 @@ class _Claimable(Protocol):
 
 
 _Row = TypeVar("_Row", bound=_Claimable)
+_Payload = TypeVar("_Payload")
 
 
 def lease_until(settings: Settings, now: datetime) -> datetime:
@@ -57,6 +60,31 @@ def claim(
         .execution_options(synchronize_session=False)
     )
     return bool(won.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def claim_due(
+    db: Database,
+    model: type[Any],
+    due: Sequence[tuple[int, int, _Payload]],
+    *conditions: ColumnElement[bool],
+    **lease: Any,
+) -> list[tuple[int, int, _Payload]]:
+    """Claim the rows a poll read as due - (row id, version read, what the call needs) - and
+    return the ones this worker won, with their new version.
+
+    In a transaction of its own that holds SQLite's write lock from its start, and only when
+    something is due (every worker polls every second): a claim made in the transaction that
+    read the poll could go stale when another worker committed meanwhile, and SQLite then
+    refuses the write at once ("database is locked", no waiting).
+    """
+    if not due:
+        return []
+    with db.session(immediate=True) as session:
+        return [
+            (row_id, version + 1, payload)
+            for row_id, version, payload in due
+            if claim(session, model, row_id, version, *conditions, **lease)
+        ]
 
 
 def claimed_row(session: Session, model: type[_Row], row_id: int, version: int) -> _Row | None:

@@ -23,7 +23,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from hashwall.service.actions.claims import claim, claimed_row, lease_until
+from hashwall.service.actions.claims import claim_due, claimed_row, lease_until
 from hashwall.service.actions.egress import IpAddress, is_proxied, pinned_handlers, vet
 from hashwall.service.actions.polling import PollingWorker
 from hashwall.service.sealed import UnsealError, needs_sealing, seal, unseal
@@ -176,43 +176,32 @@ class WebhookWorker(PollingWorker):
         self.db = db
         self.settings = settings
 
-    def _claim(self) -> list[tuple[int, int, str, str, str]]:
+    def _claim(self) -> list[tuple[int, int, tuple[str, str, str]]]:
+        """Due deliveries this worker won: (id, new version, (body, url, stored secret))."""
         now = utcnow()
-        lease = lease_until(self.settings, now)
-        claimed: list[tuple[int, int, str, str, str]] = []
         with self.db.session() as session:
-            due = session.execute(
-                select(
-                    WebhookDelivery.id,
-                    WebhookDelivery.claim_version,
-                    WebhookDelivery.body,
-                    BankWebhook.url,
-                    BankWebhook.secret,
+            due = [
+                (row.id, row.claim_version, (row.body, row.url, row.secret))
+                for row in session.execute(
+                    select(
+                        WebhookDelivery.id,
+                        WebhookDelivery.claim_version,
+                        WebhookDelivery.body,
+                        BankWebhook.url,
+                        BankWebhook.secret,
+                    )
+                    .join(BankWebhook, BankWebhook.id == WebhookDelivery.webhook_id)
+                    .where(
+                        WebhookDelivery.status == DeliveryStatus.PENDING,
+                        WebhookDelivery.next_attempt_at <= now,
+                    )
+                    .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+                    .limit(_BATCH)
                 )
-                .join(BankWebhook, BankWebhook.id == WebhookDelivery.webhook_id)
-                .where(
-                    WebhookDelivery.status == DeliveryStatus.PENDING,
-                    WebhookDelivery.next_attempt_at <= now,
-                )
-                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-                .limit(_BATCH)
-            ).all()
-        if not due:
-            return claimed
-        # The write lock only when something is due (every worker polls every second).
-        with self.db.session(immediate=True) as session:
-            pending = WebhookDelivery.status == DeliveryStatus.PENDING
-            for row in due:
-                if claim(
-                    session,
-                    WebhookDelivery,
-                    row.id,
-                    row.claim_version,
-                    pending,
-                    next_attempt_at=lease,
-                ):
-                    claimed.append((row.id, row.claim_version + 1, row.body, row.url, row.secret))
-        return claimed
+            ]
+        pending = WebhookDelivery.status == DeliveryStatus.PENDING
+        lease = lease_until(self.settings, now)
+        return claim_due(self.db, WebhookDelivery, due, pending, next_attempt_at=lease)
 
     def _record(self, delivery_id: int, version: int, attempt: Attempt) -> None:
         with self.db.session(immediate=True) as session:
@@ -240,7 +229,7 @@ class WebhookWorker(PollingWorker):
     def run_once(self) -> int:
         """Send every due delivery once; returns how many were attempted."""
         claimed = self._claim()
-        for delivery_id, version, body, url, stored_secret in claimed:
+        for delivery_id, version, (body, url, stored_secret) in claimed:
             try:
                 secret = open_secret(self.settings, stored_secret)
             except UnsealError as error:

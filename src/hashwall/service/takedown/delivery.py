@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hashwall.service.actions.claims import claim, claimed_row, lease_until
+from hashwall.service.actions.claims import claim_due, claimed_row, lease_until
 from hashwall.service.actions.webhooks import Attempt, backoff_seconds, post_signed
 from hashwall.service.takedown.config import aware, clock_for, deadline_config, escalation_url
 from hashwall.service.takedown.journal import audited, record
@@ -134,25 +134,7 @@ def _claim_tasks(state: ServiceState) -> list[tuple[int, int, bytes]]:
                 .limit(BATCH)
             ).all()
         ]
-    return _claim_due(state, RemovalTask, due, next_attempt_at=lease)
-
-
-def _claim_due(
-    state: ServiceState, model: type[Any], due: list[tuple[int, int, bytes]], **lease: datetime
-) -> list[tuple[int, int, bytes]]:
-    """Claim the due rows read before (row id, version read, call body); the ones won.
-
-    In a transaction of its own that holds SQLite's write lock from the start, and only when
-    something is due: a claim read in the same transaction as the poll could go stale when
-    another worker committed meanwhile ("database is locked" at once, no waiting)."""
-    if not due:
-        return []
-    with state.db.session(immediate=True) as session:
-        return [
-            (row_id, version + 1, body)
-            for row_id, version, body in due
-            if claim(session, model, row_id, version, **lease)
-        ]
+    return claim_due(state.db, RemovalTask, due, next_attempt_at=lease)
 
 
 def _record_task(
@@ -238,7 +220,7 @@ def _claim_escalations(state: ServiceState) -> list[tuple[int, int, bytes]]:
                 .limit(BATCH)
             )
         ]
-    return _claim_due(state, RemovalRequestRow, due, escalation_next_at=lease)
+    return claim_due(state.db, RemovalRequestRow, due, escalation_next_at=lease)
 
 
 def _record_escalation(
