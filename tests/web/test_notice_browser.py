@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tests.web.test_reviewer_browser import Server, server
+from tests.web.test_reviewer_browser import Server, expect, server
 
 __all__ = ["server"]
 URL = "https://pics.example/p/7"
@@ -61,7 +61,7 @@ def test_form_to_notices_and_a_download_in_the_browser(
     page.fill("#date-0-0", "2026-05-19")
     page.click('button[value="0-0:sent"]')
     assert "Recorded: sent on 2026-05-19" in page.inner_text("#message")
-    assert page.inner_text("#url-0-0 td.sent") == "2026-05-19"
+    expect(page.locator("#url-0-0 td.sent")).to_have_text("2026-05-19")
     with page.expect_download() as case_file:
         page.click("#download-case")
     kept = tmp_path / case_file.value.suggested_filename

@@ -18,6 +18,10 @@ import pytest
 from tests.server_support import create_keys, serve
 from tests.service.test_api_core import PDQ_A
 
+#: Playwright's assertions retry until the page shows the expected state (or time out), where a
+#: plain ``count()`` or ``inner_text()`` would read a page that is still loading.
+expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
+
 SECRET = "reviewer-e2e-secret-0123456789"
 
 
@@ -93,9 +97,11 @@ def test_request_to_actioned_case_in_the_browser(browser: Any, server: Server) -
     assert page.url.endswith("/review/login")
     page.fill("#api_key", server.reviewer_key)
     page.click("button[type=submit]")
+    # ``click`` returns once the next page starts loading: wait for the queue itself to render.
     row = page.locator(f'tr[data-case="{case_id}"]')
-    assert row.count() == 1 and "received" in row.inner_text()
-    assert "due" in row.locator(".badge").inner_text()
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("received")
+    expect(row.locator(".badge")).to_contain_text("due")
     row.locator("a").click()
 
     # The copy found in the catalog, its thumbnail blurred and grey until clicked.
@@ -111,13 +117,13 @@ def test_request_to_actioned_case_in_the_browser(browser: Any, server: Server) -
 
     # Start review, then action it; each step lands on the case page and in the timeline.
     page.click("button[name=event][value=start_review]")
-    assert page.inner_text("#case-state") == "under review"
+    expect(page.locator("#case-state")).to_have_text("under review")
     page.click("button[name=event][value=action]")
-    assert page.inner_text("#case-state") == "actioned"
+    expect(page.locator("#case-state")).to_have_text("actioned")
     timeline = page.inner_text("#timeline")
     for action in ("case.received", "case.start_review", "case.action"):
         assert action in timeline
     assert "reviewer:riley" in timeline
-    assert page.locator("#notice-link").count() == 1
+    expect(page.locator("#notice-link")).to_have_count(1)
     assert problems == []  # nothing blocked by the CSP, no script errors
     context.close()
