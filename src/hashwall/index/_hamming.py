@@ -416,10 +416,13 @@ class HammingIndex:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write snapshot tables, tombstones and delta to one checksummed file (atomic)."""
-        meta, sections = self._export()
+        meta, sections = self.to_sections()
         save_sections(path, _KIND, meta, sections)
 
-    def _export(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    def to_sections(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(metadata, arrays) of the current contents, for a file that holds more than this
+        index (the service's start-up snapshot). The arrays are the immutable tables plus
+        copies of what changes, so they can be written out while the index is in use."""
         with self._lock:
             st = self._state
             alive = st.d_alive[: st.d_len] != 0
@@ -434,12 +437,14 @@ class HammingIndex:
     def load(cls, path: str | os.PathLike[str], *, verify: bool = True) -> HammingIndex:
         """Memory-map an index written by :meth:`save`; ValueError if it is damaged."""
         meta, s = load_sections(path, _KIND, verify=verify)
-        return cls._from_export(meta, s, str(Path(path)))
+        return cls.from_sections(meta, s, str(Path(path)))
 
     @classmethod
-    def _from_export(
+    def from_sections(
         cls, meta: dict[str, Any], s: dict[str, np.ndarray], where: str
     ) -> HammingIndex:
+        """The index :meth:`to_sections` described (tables used in place, e.g. memory-mapped);
+        IndexFileError, naming ``where``, if they are inconsistent."""
         try:
             bits, delta_limit = int(meta["bits"]), int(meta["delta_limit"])
             idx = cls(bits, delta_limit=delta_limit)

@@ -140,7 +140,7 @@ class VideoFrameIndex:
     def save(self, path: str | os.PathLike[str]) -> None:
         """One checksummed file: the frame index plus the frame -> video map."""
         with self._lock:
-            meta, sections = self._frames._export()
+            meta, sections = self._frames.to_sections()
             fv = self._frame_video[: self._next_frame].copy()
             live = np.zeros(len(fv), bool)
             for fids in self._videos.values():
@@ -157,7 +157,7 @@ class VideoFrameIndex:
         where = str(Path(path))
         inner = {k.removeprefix("frames."): v for k, v in s.items() if k.startswith("frames.")}
         try:
-            frames = HammingIndex._from_export(meta["frames"], inner, where)
+            frames = HammingIndex.from_sections(meta["frames"], inner, where)
             fv = np.array(s["frame_video"], dtype=np.int64)
         except KeyError as e:
             raise IndexFileError(f"{where}: missing section {e}") from None

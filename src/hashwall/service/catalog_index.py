@@ -125,6 +125,11 @@ class CatalogIndex:
     def __contains__(self, item_id: int) -> bool:
         return item_id in self._index
 
+    @property
+    def live_index(self) -> LiveIndex:
+        """The index underneath, for start-up (:mod:`hashwall.service.index_snapshot`)."""
+        return self._index
+
     def load_all(self, session: Session) -> None:
         """Index every active item; once, at start, on an empty index (see
         :meth:`LiveIndex.load_all <hashwall.service.live_index.LiveIndex.load_all>`)."""

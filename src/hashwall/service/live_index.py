@@ -151,6 +151,60 @@ class _Base:
         pos = _find(self.entry_ids, entry_id)
         return pos if pos >= 0 and self.alive[pos] else -1
 
+    def to_sections(self) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+        """(metadata, arrays) for a start-up snapshot; ``alive`` is copied (it changes)."""
+        sections: dict[str, npt.NDArray[Any]] = {
+            "entry_ids": self.entry_ids,
+            "bank_ids": self.bank_ids,
+            "alive": self.alive.astype(np.uint8),
+            "pdq_rows": self.pdq_rows,
+            "pdq_owners": self.pdq_owners,
+            "pdq_variants": self.pdq_variants,
+        }
+        if self.pdq_by_owner is not None:
+            sections["pdq_by_owner"] = self.pdq_by_owner
+        for kind, column in self.digests.items():
+            width = column.values.dtype.itemsize
+            sections[f"{kind}_values"] = column.values.view(np.uint8).reshape(-1, width)
+            sections[f"{kind}_owners"] = column.owners
+        meta = {"variant_names": list(self.variant_names), "digests": list(self.digests)}
+        return meta, sections
+
+    @classmethod
+    def from_sections(cls, meta: dict[str, Any], s: dict[str, npt.NDArray[Any]]) -> _Base:
+        """The base :meth:`to_sections` described (arrays used in place, ``alive`` copied).
+        ValueError when the arrays do not fit together: a search would then read past
+        them or name the wrong entry, so the caller loads from the database instead."""
+        entry_ids, pdq_rows, owners = s["entry_ids"], s["pdq_rows"], s["pdq_owners"]
+        n, rows = len(entry_ids), len(pdq_rows)
+        variant_names = tuple(str(name) for name in meta["variant_names"])
+        by_owner = s.get("pdq_by_owner")
+        fits = (
+            len(s["bank_ids"]) == n == len(s["alive"])
+            and len(owners) == rows == len(s["pdq_variants"])
+            and (by_owner is None or (len(by_owner) == rows and _indexes_within(by_owner, rows)))
+            and _sorted_within(entry_ids, n)
+            and _sorted_within(pdq_rows, rows)
+            and _indexes_within(owners, n)
+            and _indexes_within(s["pdq_variants"], len(variant_names))
+        )
+        digests: dict[str, _Digests] = {}
+        for kind in meta["digests"]:
+            raw, digest_owners = s[f"{kind}_values"], s[f"{kind}_owners"]
+            width = FIXED_BYTES[kind]
+            if raw.shape != (len(digest_owners), width) or not _indexes_within(digest_owners, n):
+                fits = False
+                break
+            values = np.ascontiguousarray(raw).view(f"S{width}").reshape(len(raw))
+            digests[kind] = _Digests(values, digest_owners)
+        if not fits:
+            raise ValueError("the snapshot's columns do not fit together")
+        alive = s["alive"].astype(bool)
+        return cls(
+            entry_ids, s["bank_ids"], alive, pdq_rows, owners, s["pdq_variants"], by_owner,
+            variant_names, digests,
+        )  # fmt: skip
+
     def pdq_rows_of(self, positions: IntArray) -> Int64Array:
         """The PDQ signal rows of these entries (positions): two binary searches each, not a
         pass over the whole owner column (~45 ms at 10M rows)."""
@@ -160,6 +214,14 @@ class _Base:
         if self.pdq_by_owner is not None:
             found = self.pdq_by_owner[found]
         return self.pdq_rows[found]
+
+
+def _sorted_within(values: npt.NDArray[Any], count: int) -> bool:
+    return count < 2 or bool(np.all(values[1:] > values[:-1]))
+
+
+def _indexes_within(values: npt.NDArray[Any], count: int) -> bool:
+    return not len(values) or (int(values.min()) >= 0 and int(values.max()) < count)
 
 
 def _sync_chunks(ids: list[int]) -> Iterator[list[int]]:
@@ -280,6 +342,51 @@ class LiveIndex:
                 self.pdq.add(pdq_ids, pdq_hashes)
             self._base = base
             self._base_alive = int(base.alive.sum())
+
+    def capture(self) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+        """The base and the Hamming index as (metadata, arrays), for a start-up snapshot
+        (:mod:`hashwall.service.index_snapshot`). Only right after :meth:`load_all`: the
+        file must not hold entries of the overlay, which a restore would then add twice.
+        The arrays never change afterwards, so they can be written out while requests run."""
+        with self.lock:
+            if self._entries:
+                raise RuntimeError("capture() is for the index as loaded, before any sync")
+            base_meta, base = self._base.to_sections()
+            pdq_meta, pdq = self.pdq.to_sections()
+        sections = {f"base.{name}": array for name, array in base.items()}
+        sections.update((f"pdq.{name}", array) for name, array in pdq.items())
+        return {"base": base_meta, "pdq": pdq_meta}, sections
+
+    @staticmethod
+    def read_snapshot(
+        meta: dict[str, Any], sections: dict[str, npt.NDArray[Any]]
+    ) -> tuple[_Base, HammingIndex]:
+        """Check and assemble what :meth:`capture` wrote; ValueError if the arrays are
+        inconsistent. Nothing is changed yet: :meth:`restore` installs the result."""
+
+        def part(prefix: str) -> dict[str, npt.NDArray[Any]]:
+            return {k[len(prefix) :]: v for k, v in sections.items() if k.startswith(prefix)}
+
+        base = _Base.from_sections(meta["base"], part("base."))
+        pdq = HammingIndex.from_sections(meta["pdq"], part("pdq."), "the index snapshot")
+        if pdq.bits != 256:
+            raise ValueError("the snapshot's Hamming index is not one of PDQ hashes")
+        return base, pdq
+
+    def restore(self, session: Session, snapshot: tuple[_Base, HammingIndex]) -> None:
+        """Install a snapshot (:meth:`read_snapshot`) on an empty index instead of
+        :meth:`load_all`; bank settings and vPDQ frames (few, and large) are read from the
+        database. The caller then replays the changes made since the snapshot."""
+        base, pdq = snapshot
+        with self.lock, _gc_paused():
+            if self.source is ENTRIES:
+                for bank in session.scalars(select(Bank)):
+                    self.banks[bank.id] = BankInfo.of(bank)
+            self.pdq, self._base = pdq, base
+            self._base_alive = int(base.alive.sum())
+            for entry_id, value in video_rows(session.connection(), self.source):
+                if base.position(entry_id) >= 0:
+                    self._add_video(entry_id, value)
 
     def _add_video(self, entry_id: int, value: str) -> None:
         """Index one vPDQ signal (caller holds the lock)."""

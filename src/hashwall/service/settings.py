@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     change_poll_seconds: float = Field(default=0.2, gt=0, le=1.0)
     #: Apply database migrations when the app starts.
     auto_migrate: bool = True
+    #: Start from a snapshot of the in-memory indexes in ``data_dir/index-snapshots`` and
+    #: replay the change log since, instead of reading every hash from the database; a
+    #: worker that had to read them writes a new snapshot (docs/service.md, "Start-up").
+    index_snapshots: bool = True
+    #: A snapshot more changes behind than this is not used (replaying costs more than a
+    #: full read); the worker reads the database and writes a fresh one.
+    index_snapshot_max_replay: int = Field(default=200_000, ge=0)
     #: FastAPI's native OpenTelemetry (traces, metrics, logs) when a provider is configured.
     #: Off by default: even unconfigured, its per-request checks cost ~3 % of a match.
     opentelemetry: bool = False

@@ -12,6 +12,7 @@ from hashwall.service.actions.webhooks import WebhookWorker, seal_legacy_secrets
 from hashwall.service.auth import KeyCache
 from hashwall.service.catalog_index import CatalogIndex
 from hashwall.service.change_log import ChangeTailer, latest_change_id
+from hashwall.service.index_snapshot import SnapshotWriter, open_index
 from hashwall.service.likeness.runtime import LikenessRuntime
 from hashwall.service.live_index import LiveIndex
 from hashwall.service.record_writer import RecordWriter
@@ -33,6 +34,8 @@ class ServiceState:
     likeness: LikenessRuntime | None = None  # enrolled templates in memory (docs/likeness.md)
     #: Wakes this worker's takedown sender (set while the takedown thread runs).
     takedown_waker: Callable[[], None] | None = None
+    #: Start-up snapshots being written in the background (docs/service.md, "Start-up").
+    snapshots: SnapshotWriter = field(default_factory=SnapshotWriter)
     records: RecordWriter = field(init=False)  # match records, group-committed (started by the app)
 
     def __post_init__(self) -> None:
@@ -48,11 +51,17 @@ class ServiceState:
         # Read the log position first: changes committed while we load are replayed after.
         start_after = latest_change_id(db)
         index, catalog = LiveIndex(), CatalogIndex()
-        # A session each: a load's scans take their snapshot on the session's first statement.
-        with db.session() as session:
-            index.load_all(session)
-        with db.session() as session:
-            catalog.load_all(session)
+        snapshots = SnapshotWriter()
+        for live in (index, catalog.live_index):  # a session each (see load_all)
+            open_index(
+                db,
+                live,
+                data_dir=settings.data_dir,
+                enabled=settings.index_snapshots,
+                max_replay=settings.index_snapshot_max_replay,
+                start_after=start_after,
+                writer=snapshots,
+            )
         with db.session() as session:
             likeness = LikenessRuntime.open(settings, session)
         log.info("index loaded: %d active entries, %d catalog items", len(index), len(catalog))
@@ -64,10 +73,13 @@ class ServiceState:
             catalog=catalog,
         )
         tailer.entry_listeners.append(likeness.sync_entries)
-        return cls(settings, db, index, tailer, catalog=catalog, likeness=likeness)
+        return cls(
+            settings, db, index, tailer, catalog=catalog, likeness=likeness, snapshots=snapshots
+        )
 
     def close(self) -> None:
         self.records.stop()  # writes what is queued
+        self.snapshots.join()  # a snapshot being written is finished, not left half-done
         self.tailer.stop()
         self.db.dispose()
 
