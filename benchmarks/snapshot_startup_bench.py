@@ -12,8 +12,9 @@ database; ``--keep-db`` reuses a kept file). Each start-up runs in a fresh proce
   (what every start cost before snapshots);
 * **write**: the same read, then the snapshot written (what a worker without a usable
   snapshot does; it writes in the background while serving, timed here to its end);
-* **restore**: start-up from that snapshot, plus replaying ``--changes`` withdrawals made
-  after it (each a change row, as the service writes them).
+* **restore**: start-up from that snapshot; then again after ``--changes`` withdrawals made
+  after it (each a change row, as the service writes them), which are replayed, and a read
+  of the database after them for comparison.
 
 Every run also answers the same 200 PDQ queries; the runs must agree (the withdrawn entries
 excepted, which the read after the changes must not find either). The snapshot file is in
@@ -58,6 +59,8 @@ def child(url: str, mode: str, data_dir: Path) -> None:
 
     db = create_database(url)
     index, writer = LiveIndex(), SnapshotWriter()
+    files = data_dir / "index-snapshots"
+    before = {f.name: f.stat().st_mtime_ns for f in files.glob("*")} if files.is_dir() else {}
     start = time.perf_counter()
     open_index(
         db,
@@ -80,6 +83,10 @@ def child(url: str, mode: str, data_dir: Path) -> None:
         for ids, _ in index.pdq.search(hex_to_bytes_array(values, 32), radius=31)
     ]
     db.dispose()
+    if mode == "restore" and any(
+        f.stat().st_mtime_ns != before.get(f.name) for f in files.glob("*")
+    ):
+        raise SystemExit("the snapshot was not used: the database was read and a new one written")
     result = {
         "seconds": loaded,
         "with_write": with_write,
@@ -179,28 +186,32 @@ def main() -> None:
             ensure_bank(url, args.n)
             reactivate(url)
             log_changes(url, 0)
-            runs: dict[str, list[dict[str, float | str]]] = {"read": [], "write": []}
+            runs: dict[str, list[dict[str, float | str]]] = {"read": [], "write": [], "restore": []}
+            snapshots = data_dir / "index-snapshots"
             for _ in range(args.repeat):
-                for mode in ("read", "write"):
+                for mode in ("read", "write", "restore"):
+                    if mode == "write":
+                        shutil.rmtree(snapshots, ignore_errors=True)
                     if args.cold:
                         drop_caches()
                     runs[mode].append(start_up(url, mode, data_dir))
-            snapshot = next((data_dir / "index-snapshots").glob("*.hwsnap"))
+            snapshot = next(snapshots.glob("*.hwsnap"))
             print(f"snapshot: {snapshot.stat().st_size / 2**20:,.0f} MiB for {args.n:,} hashes")
             log_changes(url, args.changes)
-            runs["restore"] = []
+            replayed: list[dict[str, float | str]] = []
             after: list[dict[str, float | str]] = []
             for _ in range(args.repeat):
                 if args.cold:
                     drop_caches()
-                runs["restore"].append(start_up(url, "restore", data_dir))
+                replayed.append(start_up(url, "restore", data_dir))
                 after.append(start_up(url, "read", data_dir))
             baseline = min(float(r["seconds"]) for r in runs["read"])
             for name in ("read", "write", "restore"):
                 report(name, runs[name], baseline)
-            report("read, after the changes", after, baseline)
-            before = {r["answers"] for r in runs["read"] + runs["write"]}
-            later = {r["answers"] for r in runs["restore"] + after}
+            report(f"restore + replay of {args.changes:,} withdrawals", replayed, baseline)
+            report("read, after the withdrawals", after, baseline)
+            before = {r["answers"] for name in ("read", "write", "restore") for r in runs[name]}
+            later = {r["answers"] for r in replayed + after}
             if len(before) != 1 or len(later) != 1:
                 raise SystemExit(f"the start-ups disagree: {before} / {later}")
             print("answers: every start-up found the same entries for the 200 queries")

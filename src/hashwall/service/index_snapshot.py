@@ -52,7 +52,6 @@ FILE_KIND = "hashwall-live-index"
 FORMAT = 1
 #: How far before the position's change replay starts (see the module docstring).
 REPLAY_MARGIN = timedelta(minutes=10)
-_REPLAY_PAGE = 50_000
 #: The change kinds that name what each index holds: (owners, imports of owners).
 _KINDS = {
     ENTRIES.owner_table: (ChangeKind.ENTRY, ChangeKind.IMPORT),
@@ -129,23 +128,16 @@ def _changes_after(db: Database, change_id: int) -> int:
 
 def replay(db: Database, index: LiveIndex, after: int) -> int:
     """Re-apply every change above ``after`` that concerns this index; returns how many
-    owners and imports were re-read."""
+    owners and imports were re-read (each once, however often the log names it)."""
     owner_kind, import_kind = _KINDS[index.source.owner_table]
-    owners: set[int] = set()
-    imports: set[int] = set()
+
+    def targets(kind: ChangeKind) -> list[int]:
+        query = select(Change.target_id).where(Change.id > after, Change.kind == kind)
+        return list(connection.scalars(query.distinct()))  # plain ints, deduplicated
+
     with db.session() as session:
-        while True:
-            page = session.execute(
-                select(Change.id, Change.kind, Change.target_id)
-                .where(Change.id > after, Change.kind.in_((owner_kind, import_kind)))
-                .order_by(Change.id)
-                .limit(_REPLAY_PAGE)
-            ).all()
-            for row in page:
-                (owners if row.kind == owner_kind else imports).add(int(row.target_id))
-            if len(page) < _REPLAY_PAGE:
-                break
-            after = int(page[-1].id)
+        connection = session.connection()
+        owners, imports = targets(owner_kind), targets(import_kind)
     index.sync(db, entry_ids=owners, import_jobs=imports)
     return len(owners) + len(imports)
 

@@ -208,6 +208,9 @@ class _Base:
     def pdq_rows_of(self, positions: IntArray) -> Int64Array:
         """The PDQ signal rows of these entries (positions): two binary searches each, not a
         pass over the whole owner column (~45 ms at 10M rows)."""
+        # In the owners' own dtype: numpy would otherwise cast the whole column per call
+        # (int32 owners, int64 positions: 0.38 against 0.02 ms at 1M rows).
+        positions = positions.astype(self.pdq_owners.dtype, copy=False)
         lo = self.pdq_owners.searchsorted(positions, "left", sorter=self.pdq_by_owner)
         hi = self.pdq_owners.searchsorted(positions, "right", sorter=self.pdq_by_owner)
         found = _ranges(lo, hi)
@@ -464,8 +467,9 @@ class LiveIndex:
         rows = base.pdq_rows_of(positions)
         if len(rows):
             self.pdq.remove(rows)
-        for entry_id in base.entry_ids[positions].tolist():
-            self._remove_video(entry_id)
+        if self._frames:
+            for entry_id in base.entry_ids[positions].tolist():
+                self._remove_video(entry_id)
 
     def _remove_video(self, entry_id: int) -> None:
         self._frames.pop(entry_id, None)
