@@ -25,6 +25,7 @@ from hashwall.service.change_log import latest_change_id
 from hashwall.service.index_scan import CATALOG, ENTRIES
 from hashwall.service.index_snapshot import SnapshotWriter, open_index, restore, snapshot_path
 from hashwall.service.live_index import LiveIndex
+from hashwall.service.settings import Settings
 from hashwall.signals.vpdq import VpdqFrame
 from hashwall.store import Change, ChangeKind, Entry, EntrySignal
 from tests.service.test_live_index import (
@@ -293,3 +294,66 @@ def test_margin_walk_back_stops_at_old_changes(logged: Logged) -> None:
     newest = latest_change_id(logged.bench.db)
     position = index_snapshot.position_at(logged.bench.db, newest)
     assert position is not None and position.replay_from == last_old
+
+
+def test_cli_writes_the_snapshots(logged: Logged, tmp_path: Path, database_url: str) -> None:
+    """``hashwall db snapshot`` refreshes the files off-peak; a worker then starts from them."""
+    from typer.testing import CliRunner
+
+    from hashwall.cli.app import app as cli_app
+
+    runner = CliRunner()
+    command = ["db", "snapshot", "--database-url", database_url, "--data-dir", str(tmp_path)]
+    empty = runner.invoke(cli_app, command)
+    assert empty.exit_code == 0 and "nothing written" in empty.output
+    entry = logged.entry(logged.bank("ncii"), ("pdq", "original", A, 100))
+    done = runner.invoke(cli_app, command)
+    assert done.exit_code == 0, done.output
+    assert (
+        "entries.hwsnap: 1 active" in done.output
+        and "catalog_items.hwsnap: 0 active" in done.output
+    )
+    index, restored = start(logged.bench, tmp_path)
+    assert restored and matched(index, pdq_query(A)) == [(entry, "pdq", "original")]
+
+
+def test_the_service_restarts_from_its_snapshot(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Through the API: a worker that read the database leaves a snapshot; the next start
+    uses it and the changes made in between (a withdrawal, an addition, a catalog item)."""
+    from fastapi.testclient import TestClient
+
+    from hashwall.service.app import create_app
+    from tests.service.conftest import Api, make_keys
+    from tests.service.test_api_core import PDQ_A, PDQ_B, add, flip, match, pdq
+
+    keys = make_keys(settings)
+
+    def worker() -> TestClient:
+        return TestClient(create_app(settings))
+
+    with worker() as client:  # an empty change log at start: nothing to save yet
+        api = Api(client, keys, settings)
+        bank = api.create_bank()
+        withdrawn = add(api, bank["id"], ("pdq", PDQ_A))
+        add(api, bank["id"], ("md5", "c" * 32))
+    with worker() as client:  # reads the database, then saves what it read
+        api = Api(client, keys, settings)
+        api.call("POST", f"/v1/entries/{withdrawn['id']}/withdraw", "curator")
+        added = add(api, bank["id"], ("pdq", PDQ_B))
+        item = {"content_id": "p/1", "hashes": [pdq(flip(PDQ_A, 4))]}
+        assert api.call("POST", "/v1/catalog/items", "hasher", json=item).status_code == 201
+    assert snapshot_path(settings.data_dir, ENTRIES).is_file()
+    assert snapshot_path(settings.data_dir, CATALOG).is_file()
+
+    caplog.clear()
+    with caplog.at_level("INFO", logger="hashwall.service.snapshot"), worker() as client:
+        api = Api(client, keys, settings)
+        assert caplog.text.count("index restored from") == 2
+        assert not match(api, pdq(PDQ_A))["results"][0]["matched"]
+        [hit] = match(api, pdq(PDQ_B))["results"][0]["banks"][0]["matches"]
+        assert hit["entry_id"] == added["id"]
+        md5 = {"signal_type": "md5", "signal_value": "c" * 32}
+        assert match(api, md5)["results"][0]["matched"]
+        assert len(client.app.state.hashwall.catalog) == 1  # type: ignore[attr-defined]

@@ -34,13 +34,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 
 from hashwall.index._format import IndexFileError, load_sections, save_sections
+from hashwall.service.change_log import latest_change_id
 from hashwall.service.index_scan import CATALOG, ENTRIES, IndexSource
 from hashwall.service.live_index import LiveIndex
 from hashwall.store import Change, ChangeKind, Database
@@ -85,7 +86,11 @@ def _fingerprint(db: Database, change_id: int) -> str | None:
         row = session.execute(
             select(Change.kind, Change.target_id, Change.created_at).where(Change.id == change_id)
         ).one_or_none()
-    return None if row is None else f"{row.kind}:{row.target_id}:{row.created_at.isoformat()}"
+    if row is None:
+        return None
+    made = row.created_at  # PostgreSQL answers in the session's time zone: compare in UTC
+    made = made.astimezone(UTC) if made.tzinfo is not None else made
+    return f"{row.kind}:{row.target_id}:{made.isoformat()}"
 
 
 def _replay_start(db: Database, change_id: int) -> int:
@@ -276,3 +281,22 @@ def open_index(
     position = position_at(db, start_after) if enabled else None
     if position is not None:
         writer.start(write(index, position, path))
+
+
+def refresh(db: Database, data_dir: Path) -> list[tuple[Path, int]]:
+    """Read each index from the database and write its snapshot now, in the foreground
+    (``hashwall db snapshot``: run it off-peak, and restarts replay only what came since).
+    Returns (file, active owners) per file written; none without a change log."""
+    written: list[tuple[Path, int]] = []
+    start_after = latest_change_id(db)
+    position = position_at(db, start_after)
+    for source in (ENTRIES, CATALOG):
+        if position is None:
+            break
+        index = LiveIndex(source)
+        with db.session() as session:
+            index.load_all(session)
+        path = snapshot_path(data_dir, source)
+        write(index, position, path)()
+        written.append((path, len(index)))
+    return written
