@@ -51,12 +51,15 @@ def child(url: str, mode: str, data_dir: Path) -> None:
 
     import numpy as np
 
+    from hashwall.service import index_snapshot
     from hashwall.service.change_log import latest_change_id
     from hashwall.service.index_snapshot import SnapshotWriter, open_index
     from hashwall.service.live_index import LiveIndex
     from hashwall.signals.hexcodec import hex_to_bytes_array
     from hashwall.store import EntrySignal, create_database
 
+    # Measure a replay of any length (a worker would not replay past a tenth of the bank).
+    index_snapshot.replay_limit = lambda _active, max_replay: max_replay
     db = create_database(url)
     index, writer = LiveIndex(), SnapshotWriter()
     files = data_dir / "index-snapshots"

@@ -219,6 +219,13 @@ def test_a_snapshot_of_another_index_is_ignored(logged: Logged, tmp_path: Path) 
     assert len(catalog) == 0
 
 
+def test_replay_limit_is_a_tenth_of_the_entries_within_the_setting() -> None:
+    assert index_snapshot.replay_limit(10_000_000, 200_000) == 200_000
+    assert index_snapshot.replay_limit(1_000_000, 200_000) == 100_000
+    assert index_snapshot.replay_limit(50, 200_000) == 1_000  # small banks: cheap either way
+    assert index_snapshot.replay_limit(50, 0) == 0  # 0: only an up-to-date snapshot
+
+
 def test_no_snapshot_without_a_change_log(bench: Bench, tmp_path: Path) -> None:
     """An empty log cannot tell this database from another: nothing is written."""
     start(bench, tmp_path)

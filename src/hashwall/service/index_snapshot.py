@@ -20,9 +20,9 @@ Three details make that sound:
   must still be there, unchanged (a re-created or restored database fails this), and the
   schema revision must match.
 
-A file that is damaged, from another database, or more than ``index_snapshot_max_replay``
-changes behind is ignored (with the reason logged); the worker reads the database as before
-and writes a new one in the background.
+A file that is damaged, from another database, or too far behind (:func:`replay_limit`) is
+ignored, with the reason logged; the worker reads the database as before and writes a new
+one in the background.
 """
 
 from __future__ import annotations
@@ -188,9 +188,18 @@ def _usable_position(
     if _fingerprint(db, position.change_id) != position.fingerprint:
         raise SnapshotUnusable("written for another database (or one restored from a backup)")
     behind = _changes_after(db, position.replay_from)
-    if behind > max_replay:
-        raise SnapshotUnusable(f"{behind} changes behind, more than {max_replay}")
+    limit = replay_limit(int(meta["active"]), max_replay)
+    if behind > limit:
+        raise SnapshotUnusable(f"{behind} changes behind, more than {limit}")
     return position
+
+
+def replay_limit(active: int, max_replay: int) -> int:
+    """How many changes a snapshot may be behind and still be used: re-reading one changed
+    entry costs 3-4x (SQLite) to 8x (PostgreSQL) reading one entry in the full scan, so
+    past a tenth of the snapshot's entries the full read is as fast; never past
+    ``max_replay``."""
+    return min(max_replay, max(1_000, active // 10))
 
 
 # ---------------------------------------------------------------------- writing

@@ -40,8 +40,9 @@ class Settings(BaseSettings):
     #: replay the change log since, instead of reading every hash from the database; a
     #: worker that had to read them writes a new snapshot (docs/service.md, "Start-up").
     index_snapshots: bool = True
-    #: A snapshot more changes behind than this is not used (replaying costs more than a
-    #: full read); the worker reads the database and writes a fresh one.
+    #: A snapshot more changes behind than this (or than a tenth of its entries) is not
+    #: used, as replaying would cost more than a full read; the worker reads the database
+    #: and writes a fresh one.
     index_snapshot_max_replay: int = Field(default=200_000, ge=0)
     #: FastAPI's native OpenTelemetry (traces, metrics, logs) when a provider is configured.
     #: Off by default: even unconfigured, its per-request checks cost ~3 % of a match.
