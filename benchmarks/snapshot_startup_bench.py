@@ -39,7 +39,7 @@ from pathlib import Path
 
 from sqlalchemy import func, insert, literal, select, text, update
 
-from startup_bench import bank_url, ensure_bank
+from startup_bench import add_bank_arguments, bank_url, ensure_bank
 
 HERE_SRC = Path(__file__).resolve().parents[1] / "src"
 QUERIES = 200
@@ -170,9 +170,7 @@ def report(name: str, runs: list[dict[str, float | str]], baseline: float) -> No
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--n", type=int, default=1_000_000, help="PDQ hashes in the bank")
-    parser.add_argument("--keep-db", help="SQLite file to keep (and grow) between runs")
-    parser.add_argument("--database-url", help="PostgreSQL URL (a schema is made and dropped)")
+    add_bank_arguments(parser)
     parser.add_argument("--changes", type=int, default=0, help="withdrawals after the snapshot")
     parser.add_argument("--repeat", type=int, default=2, help="start-ups of each kind")
     parser.add_argument("--cold", action="store_true", help="drop the page cache before each")

@@ -228,11 +228,16 @@ def report(name: str, runs: list[dict[str, float]]) -> None:
     print(line, flush=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+def add_bank_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that choose the bank (:func:`bank_url`, :func:`ensure_bank`)."""
     parser.add_argument("--n", type=int, default=1_000_000, help="PDQ hashes in the bank")
     parser.add_argument("--keep-db", help="SQLite file to keep (and grow) between runs")
     parser.add_argument("--database-url", help="PostgreSQL URL (a schema is made and dropped)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    add_bank_arguments(parser)
     parser.add_argument("--compare-src", type=Path, help="another checkout's src to load with")
     parser.add_argument("--repeat", type=int, default=1, help="loads per implementation")
     parser.add_argument("--profile", action="store_true", help="cProfile this tree's load")
