@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     auto_migrate: bool = True
     #: Start from a snapshot of the in-memory indexes in ``data_dir/index-snapshots`` and
     #: replay the change log since, instead of reading every hash from the database; a
-    #: worker that had to read them writes a new snapshot (docs/service.md, "Start-up").
+    #: worker that had to read them writes a new snapshot (docs/service.md, "Start-up
+    #: snapshots").
     index_snapshots: bool = True
     #: A snapshot more changes behind than this (or than a tenth of its entries) is not
     #: used, as replaying would cost more than a full read; the worker reads the database

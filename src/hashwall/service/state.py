@@ -34,7 +34,7 @@ class ServiceState:
     likeness: LikenessRuntime | None = None  # enrolled templates in memory (docs/likeness.md)
     #: Wakes this worker's takedown sender (set while the takedown thread runs).
     takedown_waker: Callable[[], None] | None = None
-    #: Start-up snapshots being written in the background (docs/service.md, "Start-up").
+    #: Start-up snapshots being written in the background (docs/service.md).
     snapshots: SnapshotWriter = field(default_factory=SnapshotWriter)
     records: RecordWriter = field(init=False)  # match records, group-committed (started by the app)
 
