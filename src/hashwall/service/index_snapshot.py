@@ -248,7 +248,7 @@ def _running(pid: int) -> bool:
 
 
 class SnapshotWriter:
-    """Writes captured snapshots in one background thread; :meth:`join` at shutdown."""
+    """Writes captured snapshots, each in a background thread; :meth:`join` at shutdown."""
 
     def __init__(self) -> None:
         self._threads: list[threading.Thread] = []
