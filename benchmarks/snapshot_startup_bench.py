@@ -136,6 +136,9 @@ def log_changes(url: str, withdraw: int) -> None:
             connection.execute(
                 insert(Change).from_select(["kind", "target_id", "created_at"], rows)
             )
+    if connection.dialect.name == "postgresql":  # planner statistics, as autovacuum keeps them
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as autocommit:
+            autocommit.execute(text("ANALYZE"))
     db.dispose()
 
 

@@ -27,7 +27,7 @@ from hashwall.service.index_snapshot import SnapshotWriter, open_index, restore,
 from hashwall.service.live_index import LiveIndex
 from hashwall.service.settings import Settings
 from hashwall.signals.vpdq import VpdqFrame
-from hashwall.store import Change, ChangeKind, Entry, EntrySignal
+from hashwall.store import Change, ChangeKind, Entry, EntrySignal, ImportJob
 from tests.service.test_live_index import (
     MD5,
     SHA,
@@ -73,6 +73,28 @@ class Logged:
         self.bench.set_state(entry, state)
         self.change(ChangeKind.ENTRY, entry)
 
+    def imported(self, bank: int, *values: str) -> list[int]:
+        """A bulk import of one PDQ entry per value: one change row names the job."""
+        with self.bench.db.session() as session:
+            job = ImportJob(bank_id=bank, idempotency_key=values[0], format="csv")
+            session.add(job)
+            session.flush()
+            entries = [
+                Entry(bank_id=bank, content_type="photo", state="active", import_job_id=job.id)
+                for _ in values
+            ]
+            for entry, value in zip(entries, values, strict=True):
+                entry.signals = [
+                    EntrySignal(
+                        signal_type="pdq", variant="original", value=value, value_key=value,
+                        quality=100,
+                    )
+                ]  # fmt: skip
+            session.add_all(entries)
+            session.add(Change(kind=ChangeKind.IMPORT, target_id=job.id))
+            session.flush()
+            return [entry.id for entry in entries]
+
 
 @pytest.fixture
 def logged(bench: Bench) -> Logged:
@@ -115,6 +137,7 @@ def test_restart_from_the_snapshot_and_the_changes_since(logged: Logged, tmp_pat
 
     logged.set_state(withdrawn_later, "withdrawn")
     added = logged.entry(ncii, ("pdq", "original", C, 100))
+    bulk = logged.imported(ncii, hex_of(30), hex_of(31))
     index, restored = start(logged.bench, tmp_path)
 
     assert restored
@@ -122,6 +145,9 @@ def test_restart_from_the_snapshot_and_the_changes_since(logged: Logged, tmp_pat
     assert matched(index, pdq_query(B)) == [(kept, "pdq", "borderless")]
     assert matched(index, digest_query(sha256=SHA)) == [(kept, "sha256", None)]
     assert matched(index, pdq_query(C)) == [(added, "pdq", "original")]
+    assert [matched(index, pdq_query(hex_of(30 + i))) for i in range(2)] == [
+        [(entry, "pdq", "original")] for entry in bulk
+    ]
     video_query = HashRecord("q", ContentKind.VIDEO, "", "", vpdq=frames)
     assert matched(index, video_query) == [(video, "vpdq", None)]
     assert index.banks[ncii].name == "ncii"
@@ -129,7 +155,7 @@ def test_restart_from_the_snapshot_and_the_changes_since(logged: Logged, tmp_pat
     # The restored index keeps converging like a loaded one.
     logged.set_state(kept, "withdrawn")
     index.sync_entries(logged.bench.db, [kept])
-    assert matched(index, pdq_query(B)) == [] and len(index) == 2
+    assert matched(index, pdq_query(B)) == [] and len(index) == 4
 
 
 def test_a_change_committed_late_below_the_position_is_replayed(

@@ -72,6 +72,11 @@ class IndexSource:
         owner = self.owner_model
         return select(owner.id).where(getattr(owner, self.import_column) == import_id)
 
+    def of_imports(self, import_ids: Select[Any]) -> Select[int]:
+        """The owners of the imports that ``import_ids`` selects."""
+        owner = self.owner_model
+        return select(owner.id).where(getattr(owner, self.import_column).in_(import_ids))
+
     def signal_rows(self) -> Select[Any]:
         """The columns of :data:`SignalRow`, for whichever owners the caller selects."""
         signal, owner = self.signal_model, self.owner_model

@@ -38,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, union
 
 from hashwall.index._format import IndexFileError, load_sections, save_sections
 from hashwall.service.change_log import latest_change_id
@@ -132,19 +132,13 @@ def _changes_after(db: Database, change_id: int) -> int:
 
 
 def replay(db: Database, index: LiveIndex, after: int) -> int:
-    """Re-apply every change above ``after`` that concerns this index; returns how many
-    owners and imports were re-read (each once, however often the log names it)."""
+    """Re-apply every change above ``after`` that concerns this index, the owners it names
+    and those of the imports it names, selected in the database; returns how many owners
+    were re-read (each once, however often the log names it)."""
     owner_kind, import_kind = _KINDS[index.source.owner_table]
-
-    def targets(kind: ChangeKind) -> list[int]:
-        query = select(Change.target_id).where(Change.id > after, Change.kind == kind)
-        return list(connection.scalars(query.distinct()))  # plain ints, deduplicated
-
-    with db.session() as session:
-        connection = session.connection()
-        owners, imports = targets(owner_kind), targets(import_kind)
-    index.sync(db, entry_ids=owners, import_jobs=imports)
-    return len(owners) + len(imports)
+    named = select(Change.target_id).where(Change.id > after, Change.kind == owner_kind)
+    jobs = select(Change.target_id).where(Change.id > after, Change.kind == import_kind)
+    return index.sync_selected(db, union(named, index.source.of_imports(jobs)))
 
 
 # ---------------------------------------------------------------------- reading
@@ -196,9 +190,9 @@ def _usable_position(
 
 def replay_limit(active: int, max_replay: int) -> int:
     """How many changes a snapshot may be behind and still be used: re-reading one changed
-    entry costs 3-4x (SQLite) to 8x (PostgreSQL) reading one entry in the full scan, so
-    past a tenth of the snapshot's entries the full read is as fast; never past
-    ``max_replay``."""
+    entry costs ~2x (SQLite) to ~4x (PostgreSQL) reading one entry in the full scan
+    (``snapshot_startup_bench.py``), so a tenth of the snapshot's entries keeps the replay
+    well under a full read; never past ``max_replay``."""
     return min(max_replay, max(1_000, active // 10))
 
 
