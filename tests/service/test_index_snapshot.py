@@ -7,6 +7,7 @@ another database or too far behind must be ignored, not trusted.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -199,13 +200,16 @@ def far_behind(logged: Logged, path: Path) -> None:
 
 @pytest.mark.parametrize("spoil", [damage, other_database, far_behind])
 def test_an_unusable_snapshot_is_ignored_and_replaced(
-    logged: Logged, tmp_path: Path, spoil: object, caplog: pytest.LogCaptureFixture
+    logged: Logged,
+    tmp_path: Path,
+    spoil: Callable[[Logged, Path], None],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     bank = logged.bank("ncii")
     logged.entry(bank, ("pdq", "original", A, 100))
     start(logged.bench, tmp_path)
     path = snapshot_path(tmp_path, ENTRIES)
-    spoil(logged, path)  # type: ignore[operator]
+    spoil(logged, path)
 
     index, restored = start(logged.bench, tmp_path, max_replay=2)
 
