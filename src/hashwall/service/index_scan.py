@@ -64,7 +64,8 @@ class IndexSource:
         """The signal model's owner column."""
         return getattr(self.signal_model, self.owner_column)  # type: ignore[no-any-return]
 
-    def active_among(self, owner_ids: list[int]) -> Select[int]:
+    def active_among(self, owner_ids: list[int] | Select[Any]) -> Select[int]:
+        """The active owners among these ids (a list, or a query selecting them)."""
         owner = self.owner_model
         return select(owner.id).where(owner.id.in_(owner_ids), owner.state == self.active)
 

@@ -81,7 +81,8 @@ def snapshot_path(data_dir: Path, source: IndexSource) -> Path:
 # ---------------------------------------------------------------------- the change log
 
 
-def _fingerprint(db: Database, change_id: int) -> str | None:
+def _fingerprint(db: Database, change_id: int) -> tuple[str, datetime] | None:
+    """The change row at ``change_id`` as text (to recognise the database), and its time."""
     with db.session() as session:
         row = session.execute(
             select(Change.kind, Change.target_id, Change.created_at).where(Change.id == change_id)
@@ -90,17 +91,15 @@ def _fingerprint(db: Database, change_id: int) -> str | None:
         return None
     made = row.created_at  # PostgreSQL answers in the session's time zone: compare in UTC
     made = made.astimezone(UTC) if made.tzinfo is not None else made
-    return f"{row.kind}:{row.target_id}:{made.isoformat()}"
+    return f"{row.kind}:{row.target_id}:{made.isoformat()}", row.created_at
 
 
-def _replay_start(db: Database, change_id: int) -> int:
+def _replay_start(db: Database, change_id: int, made: datetime) -> int:
     """The id after which replay starts: the last change older than ``REPLAY_MARGIN``
-    before the position's change, found walking back by primary key (no time index)."""
+    before the position's change (made at ``made``), found walking back by primary key
+    (no time index)."""
+    cutoff, upto = made - REPLAY_MARGIN, change_id
     with db.session() as session:
-        newest = session.scalar(select(Change.created_at).where(Change.id == change_id))
-        if newest is None:
-            return change_id
-        cutoff, upto = newest - REPLAY_MARGIN, change_id
         while True:
             page = session.execute(
                 select(Change.id, Change.created_at)
@@ -119,11 +118,12 @@ def _replay_start(db: Database, change_id: int) -> int:
 def position_at(db: Database, change_id: int) -> Position | None:
     """The position of a scan that began at ``change_id``; None for an empty log (a file
     could not be told apart from another database's, and there is nothing to save)."""
-    fingerprint = _fingerprint(db, change_id) if change_id > 0 else None
+    found = _fingerprint(db, change_id) if change_id > 0 else None
     revision = current_revision(db.engine)
-    if fingerprint is None or revision is None:
+    if found is None or revision is None:
         return None
-    return Position(change_id, _replay_start(db, change_id), fingerprint, revision)
+    fingerprint, made = found
+    return Position(change_id, _replay_start(db, change_id, made), fingerprint, revision)
 
 
 def _changes_after(db: Database, change_id: int) -> int:
@@ -179,7 +179,8 @@ def _usable_position(
     position = Position(**meta["position"])
     if position.revision != current_revision(db.engine):
         raise SnapshotUnusable(f"written under schema revision {position.revision}")
-    if _fingerprint(db, position.change_id) != position.fingerprint:
+    found = _fingerprint(db, position.change_id)
+    if found is None or found[0] != position.fingerprint:
         raise SnapshotUnusable("written for another database (or one restored from a backup)")
     behind = _changes_after(db, position.replay_from)
     limit = replay_limit(int(meta["active"]), max_replay)

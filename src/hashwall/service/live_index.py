@@ -330,9 +330,7 @@ class LiveIndex:
         """
         with self.lock, _gc_paused():
             connection = snapshot_connection(session)
-            if self.source is ENTRIES:
-                for bank in session.scalars(select(Bank)):
-                    self.banks[bank.id] = BankInfo.of(bank)
+            self._load_banks(session)
             entry_ids, bank_ids = active_owners(connection, self.source)
             builder = _BaseBuilder(entry_ids, bank_ids)
             for chunk in signal_chunks(connection, self.source):
@@ -382,14 +380,18 @@ class LiveIndex:
         database. The caller then replays the changes made since the snapshot."""
         base, pdq = snapshot
         with self.lock, _gc_paused():
-            if self.source is ENTRIES:
-                for bank in session.scalars(select(Bank)):
-                    self.banks[bank.id] = BankInfo.of(bank)
+            self._load_banks(session)
             self.pdq, self._base = pdq, base
             self._base_alive = int(base.alive.sum())
             for entry_id, value in video_rows(session.connection(), self.source):
                 if base.position(entry_id) >= 0:
                     self._add_video(entry_id, value)
+
+    def _load_banks(self, session: Session) -> None:
+        """Every bank's settings, at start (the catalog has no banks)."""
+        if self.source is ENTRIES:
+            for bank in session.scalars(select(Bank)):
+                self.banks[bank.id] = BankInfo.of(bank)
 
     def _add_video(self, entry_id: int, value: str) -> None:
         """Index one vPDQ signal (caller holds the lock)."""
@@ -529,11 +531,7 @@ class LiveIndex:
             chosen = owners.subquery()
             ids = select(chosen.c[0])
             named = list(session.scalars(ids.distinct()))
-            active = set(
-                session.scalars(
-                    select(owner.id).where(owner.id.in_(ids), owner.state == source.active)
-                )
-            )
+            active = set(session.scalars(source.active_among(ids)))
             self._remove([i for i in named if i not in active])
             missing = {i for i in active if i not in self}
             rows = (
