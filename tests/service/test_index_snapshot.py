@@ -354,6 +354,24 @@ def test_cli_writes_the_snapshots(logged: Logged, tmp_path: Path, database_url: 
     assert restored and matched(index, pdq_query(A)) == [(entry, "pdq", "original")]
 
 
+def test_cli_reports_a_data_directory_it_cannot_write(
+    logged: Logged, tmp_path: Path, database_url: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from hashwall.cli.app import app as cli_app
+
+    logged.entry(logged.bank("ncii"), ("pdq", "original", A, 100))
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("a file where the data directory should be")
+    command = ["db", "snapshot", "--database-url", database_url, "--data-dir", str(not_a_folder)]
+    failed = CliRunner().invoke(cli_app, command)
+    assert failed.exit_code == 1
+    assert "cannot write the snapshots into" in failed.output
+    assert "Traceback" not in failed.output
+    assert not_a_folder.read_text() == "a file where the data directory should be"
+
+
 def test_the_service_restarts_from_its_snapshot(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -55,6 +55,10 @@ def snapshot_command(
         if settings.auto_migrate:  # as the workers would on start
             upgrade(db.engine)
         written = refresh(db, settings.data_dir)
+    except OSError as error:  # a data directory that cannot be written: say so, no traceback
+        where = settings.data_dir / "index-snapshots"
+        typer.echo(f"hashwall: cannot write the snapshots into {where}: {error}", err=True)
+        raise typer.Exit(1) from None
     finally:
         db.dispose()
     if not written:
