@@ -114,6 +114,16 @@ class Settings(BaseSettings):
     takedown_escalation_url: str = Field(default="", max_length=2000)
     #: Deadline overrides, e.g. ``EU=12h,soon_due_within=4h,escalate_before=6h``.
     takedown_deadlines: str = Field(default="", max_length=500)
+    #: The legal regimes this platform is subject to (a US covered platform, a service offered
+    #: in the EU, a UK-regulated service, one eSafety can give notices to): US, EU, UK, AU.
+    #: A request's deadline is the soonest of theirs, wherever the requester lives.
+    takedown_regimes: str = Field(default="US,EU,UK,AU", max_length=100)
+    #: Set true once the UK's 48-hour duty (Online Safety Act 2023 s. 20A) is commenced; until
+    #: then the UK deadline is an internal target (docs/legal.md).
+    takedown_uk_48h_in_force: bool = False
+    #: The national provision EU decisions rely on when the reviewer names none, e.g.
+    #: "§ 201a StGB (Germany)": the statement of reasons must cite national law (docs/legal.md).
+    takedown_eu_legal_ground: str = Field(default="", max_length=500)
     #: Removal requests one client address may submit per hour (the intake is public).
     takedown_requests_per_ip_hour: int = Field(default=20, ge=1)
     #: Form posts one client address may make to the survivor's notice tool (/notices) per

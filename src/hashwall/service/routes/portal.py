@@ -60,6 +60,10 @@ State = Annotated[ServiceState, Depends(get_state)]
 
 STATIC = Path(__file__).resolve().parents[2] / "web" / "static"
 TAKE_IT_DOWN = "https://takeitdown.ncmec.org"
+REPORT_REMOVE = (
+    "https://www.childline.org.uk/info-advice/bullying-abuse-safety/online-mobile-safety/"
+    "remove-nude-image-shared-online/"
+)
 CSP = (
     "default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'self'; "
     "img-src 'self' blob:; style-src 'self'; form-action 'self'; frame-ancestors 'none'; "
@@ -312,7 +316,8 @@ def _eligible(body: CaseCreate) -> None:
         raise ApiError(
             422,
             "this service takes pictures of adults only. If you were under 18 in the picture, "
-            f"NCMEC's Take It Down can help: {TAKE_IT_DOWN}",
+            f"NCMEC's Take It Down can help: {TAKE_IT_DOWN}; in the UK, also Report Remove by "
+            f"the IWF and Childline: {REPORT_REMOVE}",
             "body.adult",
         )
     if not body.depicted:

@@ -84,6 +84,7 @@ def _case_context(
         "thumbnails": thumbs,
         "events": events,
         "error": error,
+        "eu_legal_ground": state.settings.takedown_eu_legal_ground,
     }
 
 
@@ -102,11 +103,21 @@ async def case_page(request: Request, case_id: CaseId, reviewer: ReviewerDep) ->
 
 
 def _decide(
-    state: ServiceState, reviewer: Reviewer, case_id: str, event: str, reason: str | None
+    state: ServiceState,
+    reviewer: Reviewer,
+    case_id: str,
+    event: str,
+    texts: tuple[str | None, str | None],
 ) -> tuple[RequestDetail, str]:
-    """The case after the event, or as it stands with the reason the event was refused."""
+    """The case after the event, or as it stands with the reason the event was refused.
+
+    ``texts`` is the reason and, for an action, the national provision relied on."""
+    reason, ground = texts
     try:
-        return decide(state, case_id, event, actor=reviewer.actor, reason=reason), ""
+        detail = decide(
+            state, case_id, event, actor=reviewer.actor, reason=reason, legal_ground=ground
+        )
+        return detail, ""
     except TakedownNotFound:
         raise PageError(404, f"There is no removal request {case_id}.") from None
     except TransitionError as error:
@@ -119,7 +130,11 @@ async def case_decision(request: Request, case_id: CaseId, reviewer: ReviewerDep
     state = service_state(request)
     event = str(form.get("event") or "")
     reason = str(form.get("reason") or "").strip() or None
-    detail, error = await run_in_threadpool(_decide, state, reviewer, case_id, event, reason)
+    # The provision field is on the form for every button; it belongs to an action only.
+    ground = (str(form.get("legal_ground") or "").strip() or None) if event == "action" else None
+    detail, error = await run_in_threadpool(
+        _decide, state, reviewer, case_id, event, (reason, ground)
+    )
     if error:
         return render("review/case.html", _case_context(state, reviewer, detail, error), 409)
     return redirect(f"/review/requests/{case_id}")
