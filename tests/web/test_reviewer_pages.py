@@ -355,7 +355,9 @@ def test_valid_form_gives_a_receipt_and_the_case_reaches_the_queue(web: Web) -> 
     page = web.client.post("/takedown", data=_valid_form(token))
     assert page.status_code == 200, page.text
     case_id = re.search(r'id="case-number">([^<]+)<', page.text).group(1)  # type: ignore[union-attr]
-    assert "legal deadline, US" in page.text and _case_count(web) == 1
+    assert (
+        'id="legal-due-at"' in page.text and _case_count(web) == 1
+    )  # the US 48 h behind the target
     web.login("reviewer")
     queue = web.client.get("/review")
     assert queue.status_code == 200 and f'data-case="{case_id}"' in queue.text
@@ -428,4 +430,33 @@ def test_form_with_an_uploaded_copy_only(web: Web) -> None:
     files = {"upload": ("synthetic.png", picture.getvalue(), "image/png")}
     receipt = web.client.post("/takedown", data=form, files=files)
     assert receipt.status_code == 200 and 'id="case-number">C-' in receipt.text
+    assert _case_count(web) == 1
+
+
+def test_form_promises_what_the_platform_does_not_the_requesters_home(web: Web) -> None:
+    page = web.client.get("/takedown")
+    # All four regimes by default: a 24 h target, the US 48 h the legal limit behind it.
+    assert "We aim to decide within 24 hours" in page.text
+    assert "allows at most 48 hours" in page.text
+    assert "legal deadline of your jurisdiction" not in page.text
+    assert "sets the legal deadline" not in page.text
+    assert "takeitdown.ncmec.org" in page.text and "childline.org.uk" in page.text
+    token = web.csrf("/takedown")
+    receipt = web.client.post("/takedown", data=_valid_form(token, jurisdiction="AU"))
+    assert receipt.status_code == 200, receipt.text
+    assert "(our own target)" in receipt.text and 'id="legal-due-at"' in receipt.text
+    assert "eSafety removal notice" in receipt.text  # why AU's 24 h is only a target here
+
+
+def test_form_takes_an_anonymous_under_18_report(web: Web) -> None:
+    token = web.csrf("/takedown")
+    form = _valid_form(token, requester_name="", contact_email="", signature="", under_18="yes")
+    receipt = web.client.post("/takedown", data=form)
+    assert receipt.status_code == 200, receipt.text
+    assert 'id="under18-routes"' in receipt.text and "Report Remove" in receipt.text
+    del form["under_18"]
+    refused = web.client.post("/takedown", data=form)
+    assert refused.status_code == 422
+    for field in ("requester_name", "contact_email", "signature"):
+        assert f'id="{field}-error"' in refused.text, field
     assert _case_count(web) == 1
