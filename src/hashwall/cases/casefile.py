@@ -171,9 +171,23 @@ def _kind(path: Path) -> str:
     return "JSON" if path.suffix.lower() == ".json" else "YAML"
 
 
+#: Flags added after the first case files: written only when true, so a saved case file
+#: stays readable by versions of hashwall that do not know them.
+_LATER_FLAGS = ("under_18_when_taken", "anonymous_dsa_notice")
+
+
+def case_data(case: CaseFile) -> dict[str, Any]:
+    """The case as the plain mapping a case file holds (unset fields left out)."""
+    data = case.model_dump(mode="json", exclude_none=True)
+    for flag in _LATER_FLAGS:
+        if data.get(flag) is False:
+            del data[flag]
+    return data
+
+
 def save_case(case: CaseFile, path: Path) -> None:
     """Write atomically in the file's own format."""
-    data = case.model_dump(mode="json", exclude_none=True)
+    data = case_data(case)
     if path.suffix.lower() == ".json":
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     else:
