@@ -118,7 +118,7 @@ def test_golden_text(name: str) -> None:
             [
                 "https://board.example.au/p/77",
                 "esafety.gov.au",
-                "The image is hosted in Australia (board.example.au).",
+                "The image is on a site based in Australia (board.example.au).",
                 "within 24 hours after the notice was given, or such longer period as the "
                 "Commissioner allows",
                 "Asking a site myself does not start that period.",

@@ -411,7 +411,7 @@ def _esafety(case: CaseFile, hosts: list[Host], now: datetime) -> Notice:
     if lives_in_au:
         why = "The person shown ordinarily lives in Australia."
     elif au_hosts:
-        why = f"The image is hosted in Australia ({', '.join(au_hosts)})."
+        why = f"The image is on a site based in Australia ({', '.join(au_hosts)})."
     else:
         why = ""
     where: list[str] = []
