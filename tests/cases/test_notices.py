@@ -458,8 +458,11 @@ def test_under_18_dsa_notice_may_leave_out_name_and_email() -> None:
     assert "Article 5 of Directive 2011/93/EU" in _flat(kept)
     anonymous = _by_stem(_case(under_18_when_taken=True, anonymous_dsa_notice=True))
     dsa = anonymous["forum.example.eu-dsa"].body
-    for personal in ("Alex Example", "alex@example.org", "+1 555 0100"):
+    for personal in ("Alex Example", "alex@example.org", "+1 555 0100", "alex-2026-05"):
         assert personal not in dsa, personal
+    anonymous_case = _case(under_18_when_taken=True, anonymous_dsa_notice=True)
+    eml = bytes(to_email(anonymous["forum.example.eu-dsa"], anonymous_case, START)).decode()
+    assert "alex" not in eml.lower() and "From:" not in eml
     flat = _flat(dsa)
     assert "Article 16(2)(c) of the Digital Services Act does not require them" in flat
     assert "Articles 3 to 7 of Directive 2011/93/EU" in flat

@@ -147,8 +147,15 @@ def render(case: CaseFile, host: Host, form: NoticeForm, now: datetime) -> Notic
     return _finish(case, builders[form](case, host, now))
 
 
+def is_anonymous(notice: Notice, case: CaseFile) -> bool:
+    """A DSA notice that leaves out who sends it (Art. 16(2)(c)): no name, email, signature,
+    case reference (it may hold a name) or ``From`` address."""
+    return notice.form is NoticeForm.DSA and case.anonymous_dsa_notice and case.under_18_when_taken
+
+
 def _finish(case: CaseFile, notice: Notice) -> Notice:
-    body = "\n".join([notice.body, "", f"Reference: {case.case_id}", "--", FOOTER]) + "\n"
+    reference = [] if is_anonymous(notice, case) else ["", f"Reference: {case.case_id}"]
+    body = "\n".join([notice.body, *reference, "--", FOOTER]) + "\n"
     return Notice(
         notice.form, notice.host, notice.recipient, notice.subject, body, notice.instructions
     )
@@ -398,8 +405,9 @@ def _dsa(case: CaseFile, host: Host, now: datetime) -> Notice:
     )
     if anonymous:
         instructions += (
-            " Use a form or address that does not reveal who you are: this notice leaves out "
-            "your name and email."
+            " This notice leaves out your name, email and case reference, and its .eml has no "
+            "sender: send it through a form or from an address that does not reveal who you "
+            "are, and check the description names no one."
         )
     return Notice(NoticeForm.DSA, host.name, recipient, subject, "\n".join(lines), instructions)
 
@@ -523,8 +531,11 @@ UNDER_18 = [
 def to_email(notice: Notice, case: CaseFile, now: datetime) -> EmailMessage:
     """An unsent ``.eml``: the survivor opens it in their mail program and sends it there."""
     message = EmailMessage()
-    message["Subject"] = f"{notice.subject} - {case.case_id}"
-    message["From"] = formataddr((case.requester.name, case.requester.email))
+    if is_anonymous(notice, case):
+        message["Subject"] = notice.subject
+    else:
+        message["Subject"] = f"{notice.subject} - {case.case_id}"
+        message["From"] = formataddr((case.requester.name, case.requester.email))
     if notice.recipient:
         message["To"] = notice.recipient
     message["Date"] = format_datetime(require_aware(now, "now"))
