@@ -18,7 +18,7 @@ docs/legal-notices.md. Which forms apply:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
@@ -126,6 +126,7 @@ def render_all(case: CaseFile, now: datetime) -> list[Notice]:
         raise NoticeError(
             "signature is missing: add signature: with your typed full name to sign the notices"
         )
+    now = require_aware(now, "now")
     plan = [(host, form) for host in case.hosts for form in host_forms(case, host)]
     notices = [render(case, host, form, now) for host, form in plan]
     hosts = esafety_hosts(case)
@@ -154,11 +155,9 @@ def is_anonymous(notice: Notice, case: CaseFile) -> bool:
 
 
 def _finish(case: CaseFile, notice: Notice) -> Notice:
-    reference = [] if is_anonymous(notice, case) else ["", f"Reference: {case.case_id}"]
-    body = "\n".join([notice.body, *reference, "--", FOOTER]) + "\n"
-    return Notice(
-        notice.form, notice.host, notice.recipient, notice.subject, body, notice.instructions
-    )
+    reference = [] if is_anonymous(notice, case) else [f"Reference: {case.case_id}"]
+    body = "\n".join([notice.body, "", *reference, "--", FOOTER]) + "\n"
+    return replace(notice, body=body)
 
 
 def _bullets(items: list[str]) -> list[str]:
