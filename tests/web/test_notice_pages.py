@@ -220,6 +220,8 @@ def test_each_notice_says_how_to_send_it(web: Web) -> None:
     assert "the FTC's complaint page is" in text
     assert "Email draft to</dt><dd>abuse@pics.example" not in text  # no recipient for it
     assert "Email draft to</dt><dd>dsa@forum.example.eu" in text
+    ireland = web.form(valid_form(member_state="Ireland"))
+    assert "the national provision of Ireland" in " ".join(bodies(ireland)[1].split())
 
 
 def test_an_australian_resident_with_only_a_us_host_gets_esafety_text(web: Web) -> None:
