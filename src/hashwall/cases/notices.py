@@ -2,7 +2,7 @@
 
 Templates, not legal advice: each states only the elements the law names, in the survivor's
 own words where facts are needed, and nothing is sent. Sources for every legal statement:
-docs/legal-notices.md. Which forms apply:
+docs/legal.md ("Notice templates"). Which forms apply:
 
 * TAKE IT DOWN request (US hosts): the four elements of 47 U.S.C. § 223a(a)(1)(B) - signature,
   identification and location, the depicted person's good-faith statement of non-consent,
