@@ -30,9 +30,12 @@ from hashwall.cases.deadlines import Deadline, DeadlineConfig, Jurisdiction, req
 from hashwall.signals.base import InvalidSignalValue
 from hashwall.signals.registry import get_signal
 
+#: 47 U.S.C. s. 223a(a)(1)(B)(iii) asks for the *depicted person's* good-faith belief, so an
+#: authorised requester affirms that person's belief, not their own (docs/legal.md).
 GOOD_FAITH_STATEMENT = (
-    "I have a good faith belief that the intimate visual depiction identified in this request "
-    "is not consensual, and the information in this request is accurate."
+    "The person shown (I, or the person I am authorised to act for) has a good faith belief "
+    "that the intimate visual depiction identified in this request is not consensual, and the "
+    "information in this request is accurate."
 )
 MAX_ITEMS = 1000
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;.]{2,}$")
