@@ -91,10 +91,10 @@ def test_a_legal_deadline_wins_a_tie_with_a_target() -> None:
 
 def test_an_anonymous_report_claims_no_legal_deadline() -> None:
     config = DeadlineConfig(regimes=frozenset({J.US}))
-    deadline = request_deadline(START, config, statutory_request=False)
+    deadline = request_deadline(START, config, incomplete_for={J.US})
     assert deadline.due_at == START + timedelta(hours=48)
     assert not deadline.statutory and deadline.legal_due_at is None
-    assert "anonymous" in deadline.basis
+    assert "lacks what the statute's clock needs" in deadline.basis
 
 
 @given(

@@ -146,3 +146,19 @@ def test_case_ids_look_right() -> None:
 
     first, second = new_case_id(START), new_case_id(START)
     assert first.startswith("C-20260519-") and len(first) == 19 and first != second
+
+
+def test_uk_report_elements_are_checked() -> None:
+    from hashwall.cases.uk_report import UK_REPORT_ELEMENTS, uk_report_gaps
+
+    assert uk_report_gaps(validate_request(valid(), START)) == []
+    assert uk_report_gaps(validate_request(valid(urls=[]), START)) == ["location"]
+    anonymous = valid(requester_name="", contact_email="", signature=None, under_18=True)
+    gaps = uk_report_gaps(validate_request(anonymous, START))
+    assert gaps == ["reporter", "declaration", "contact"]
+    assert [e.name for e in UK_REPORT_ELEMENTS] == [
+        "reporter",
+        "location",
+        "declaration",
+        "contact",
+    ]

@@ -110,10 +110,15 @@ def test_the_uk_48h_is_legal_only_once_declared_in_force(
     api, _ = _platform(
         api_factory, settings, takedown_regimes="UK", takedown_uk_48h_in_force=in_force
     )
-    receipt = submit_request(service_state(api), raw_request(jurisdiction="UK", hashes=MD5))
+    state = service_state(api)
+    located = raw_request(jurisdiction="UK", hashes=MD5, urls=["https://platform.example/p/7"])
+    receipt = submit_request(state, located)
     assert receipt.due_at - receipt.received_at == timedelta(hours=48)
     assert receipt.statutory_deadline is statutory
     assert ("not shown to be in force" in receipt.deadline_basis) is not in_force
+    # A hash alone does not say where the content is: not a complete UK report.
+    unlocated = submit_request(state, raw_request(jurisdiction="UK", hashes=MD5))
+    assert unlocated.statutory_deadline is False
 
 
 def test_where_the_requester_lives_does_not_set_the_deadline(
@@ -177,7 +182,7 @@ def test_an_under_18_report_may_be_anonymous_and_claims_no_legal_clock(
     assert response.status_code == 201, response.text
     receipt = response.json()
     assert receipt["under_18"] is True and receipt["statutory_deadline"] is False
-    assert receipt["legal_due_at"] is None and "anonymous" in receipt["deadline_basis"]
+    assert receipt["legal_due_at"] is None and "lacks" in receipt["deadline_basis"]
     detail = get_request(service_state(api), receipt["case_id"], actor="r")
     assert detail.request["under_18"] is True and detail.requester_name == ""
     del anonymous["under_18"]

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -245,19 +245,24 @@ def deadline_for(
 
 
 def request_deadline(
-    received_at: datetime, config: DeadlineConfig, *, statutory_request: bool = True
+    received_at: datetime,
+    config: DeadlineConfig,
+    *,
+    incomplete_for: Collection[Jurisdiction] = (),
 ) -> Deadline:
     """The deadline of a request to a platform subject to ``config.regimes``.
 
     The platform works to the soonest of its regimes' deadlines (a legal one wins a tie, so a
     case is never shown as "only a target" when the law sets the same time).
-    ``statutory_request=False`` is for a request that lacks what a statute's clock needs (an
-    anonymous report has no signature or contact details, which 47 U.S.C. s. 223a(a)(1)(B)
-    requires): it gets the same working deadline but claims no legal one."""
+    ``incomplete_for`` names the regimes whose statute this request does not satisfy (an
+    anonymous report lacks the signature and contact details 47 U.S.C. s. 223a(a)(1)(B)
+    requires): there it gets the same working deadline but claims no legal one."""
     received_at = require_aware(received_at, "received_at")
-    candidates = [deadline_for(received_at, regime, config) for regime in config.regimes]
-    if not statutory_request:
-        candidates = [_as_target(deadline) for deadline in candidates]
+    candidates = [
+        _as_target(deadline) if regime in incomplete_for else deadline
+        for regime in config.regimes
+        for deadline in [deadline_for(received_at, regime, config)]
+    ]
     soonest = min(candidates, key=lambda d: (d.due_at, not d.statutory, d.jurisdiction.value))
     legal = [d.due_at for d in candidates if d.statutory]
     return replace(soonest, legal_due_at=min(legal) if legal else None)
@@ -266,7 +271,7 @@ def request_deadline(
 def _as_target(deadline: Deadline) -> Deadline:
     if not deadline.statutory:
         return deadline
-    basis = f"internal target (an anonymous report starts no legal clock; cf. {deadline.basis})"
+    basis = f"internal target (the request lacks what the statute's clock needs: {deadline.basis})"
     return replace(deadline, statutory=False, basis=basis, legal_due_at=None)
 
 

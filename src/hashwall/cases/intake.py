@@ -27,6 +27,7 @@ from pydantic import (
 from hashwall.cases.audit import AuditStore
 from hashwall.cases.clock import Clock, require_aware
 from hashwall.cases.deadlines import Deadline, DeadlineConfig, Jurisdiction, request_deadline
+from hashwall.cases.uk_report import uk_report_gaps
 from hashwall.signals.base import InvalidSignalValue
 from hashwall.signals.registry import get_signal
 
@@ -284,7 +285,7 @@ def receive(
     the audit data because the case needs it; nothing here logs it."""
     now = require_aware(clock.now(), "now")
     request = validate_request(raw, now)
-    deadline = request_deadline(now, deadlines, statutory_request=not request.anonymous)
+    deadline = request_deadline(now, deadlines, incomplete_for=incomplete_regimes(request))
     case_id = case_ids(now)
     audit.append(
         actor="requester",
@@ -306,6 +307,17 @@ def receive(
         deadline.legal_due_at,
         deadline.basis,
     )
+
+
+def incomplete_regimes(request: RemovalRequest) -> frozenset[Jurisdiction]:
+    """The regimes whose statutory clock this request cannot start: TAKE IT DOWN needs a
+    signature and contact details; the UK report needs the elements of ``uk_report``."""
+    incomplete = set()
+    if request.anonymous:
+        incomplete.add(Jurisdiction.US)
+    if uk_report_gaps(request):
+        incomplete.add(Jurisdiction.UK)
+    return frozenset(incomplete)
 
 
 def deadline_record(deadline: Deadline) -> dict[str, Any]:

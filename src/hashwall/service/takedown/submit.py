@@ -28,6 +28,7 @@ from hashwall.cases.intake import (
     IntakeError,
     RemovalRequest,
     deadline_record,
+    incomplete_regimes,
     new_case_id,
     validate_request,
 )
@@ -174,7 +175,7 @@ def receive_request(
     request = validate(raw, now, upload is not None)
     identified = identify(state, request, upload, upload_name)
     deadline = request_deadline(
-        now, deadline_config(state.settings), statutory_request=not request.anonymous
+        now, deadline_config(state.settings), incomplete_for=incomplete_regimes(request)
     )
     case_id = new_case_id(now)
     name = printable(upload_name, 500) if upload is not None and upload_name else None
