@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -13,7 +14,6 @@ from hashwall.cli.hash_cmd import hash_command
 from hashwall.cli.likeness_cmd import likeness_app
 from hashwall.cli.match_cmd import match_command
 from hashwall.cli.notice_cmd import notice_app
-from hashwall.hashing.batch import single_threaded_numerics
 
 app = typer.Typer(
     name="hashwall",
@@ -71,6 +71,12 @@ def _register_server_commands() -> None:
 _register_server_commands()
 
 
+#: hashwall parallelises across processes; BLAS threads on top only contend. Set before numpy
+#: loads (it loads lazily, inside the commands that hash); the commands also cap loaded pools.
+_SINGLE_THREAD_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def main() -> None:
-    single_threaded_numerics()
+    for name in _SINGLE_THREAD_ENV:
+        os.environ.setdefault(name, "1")
     app()

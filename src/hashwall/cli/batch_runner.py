@@ -6,9 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from hashwall.cli.output import report_error, stderr_console
 from hashwall.cli.progress import batch_progress
-from hashwall.hashing import HashOptions, HashRecord, collect_media_files, hash_many
+
+if TYPE_CHECKING:
+    from hashwall.hashing import HashOptions, HashRecord
 
 
 @dataclass
@@ -27,6 +31,9 @@ def run_batch(
     label: str = "Hashing",
 ) -> BatchSummary:
     """Hash everything under ``paths``: ``on_record`` per success, failures to stderr."""
+    from hashwall.hashing.batch import collect_media_files, hash_many, single_threaded_numerics
+
+    single_threaded_numerics()
     selection = collect_media_files(paths)
     summary = BatchSummary(skipped_non_media=selection.skipped_non_media)
     for error in selection.errors:
@@ -43,7 +50,7 @@ def run_batch(
                 summary.failed += 1
             progress.advance(task)
     if summary.skipped_non_media:
-        stderr_console.print(
+        stderr_console().print(
             f"skipped {summary.skipped_non_media} non-media file(s) found in folders", style="dim"
         )
     return summary

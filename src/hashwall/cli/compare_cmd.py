@@ -4,27 +4,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from hashwall.cli.options import (
     BordersOption,
     ExifOption,
     MaxPixelsOption,
+    MaxVideoSecondsOption,
     ModeOption,
     SecondsOption,
     build_hash_options,
 )
 from hashwall.cli.output import EXIT_USAGE, report_error
-from hashwall.hashing import HashMode, HashOptions, HashRecord, hash_file
-from hashwall.hashing.record import RecordFormatError, record_from_signal_value
-from hashwall.matching import compare_records
-from hashwall.media.errors import MediaError
-from hashwall.media.image import DEFAULT_MAX_PIXELS
-from hashwall.signals.base import InvalidSignalValue, SignalComparison
+from hashwall.hashing.options import HashMode, HashOptions
+from hashwall.media.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_VIDEO_SECONDS
+
+if TYPE_CHECKING:  # numpy, Pillow, FFmpeg and Rich load when the command runs
+    from rich.table import Table
+
+    from hashwall.hashing.record import HashRecord
+    from hashwall.signals.base import SignalComparison
 
 EXIT_MATCH = 0
 EXIT_NO_MATCH = 1
@@ -40,6 +41,9 @@ def guess_signal(value: str) -> str:
 
 def resolve(argument: str, signal: str | None, options: HashOptions) -> HashRecord:
     """A file is hashed; anything else must be a hash string."""
+    from hashwall.hashing.pipeline import hash_file
+    from hashwall.hashing.record import record_from_signal_value
+
     path = Path(argument)
     if path.exists():
         return hash_file(path, options)
@@ -47,6 +51,8 @@ def resolve(argument: str, signal: str | None, options: HashOptions) -> HashReco
 
 
 def _table(results: list[SignalComparison]) -> Table:
+    from rich.table import Table
+
     table = Table(title="Comparison at default thresholds")
     for column in ("signal", "distance", "query %", "compared %", "match", "note"):
         table.add_column(column)
@@ -82,6 +88,7 @@ def compare_command(
     borders: BordersOption = True,
     seconds_per_hash: SecondsOption = 1.0,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
+    max_video_seconds: MaxVideoSecondsOption = DEFAULT_MAX_VIDEO_SECONDS,
 ) -> None:
     """Compare two files or hashes: distance per signal and a match verdict.
 
@@ -98,7 +105,16 @@ def compare_command(
 
       hashwall compare photo.jpg f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22
     """
-    options = build_hash_options(mode, exif, borders, seconds_per_hash, max_pixels)
+    from hashwall.hashing.batch import single_threaded_numerics
+    from hashwall.hashing.record import RecordFormatError
+    from hashwall.matching import compare_records
+    from hashwall.media.errors import MediaError
+    from hashwall.signals.base import InvalidSignalValue
+
+    single_threaded_numerics()
+    options = build_hash_options(
+        mode, exif, borders, seconds_per_hash, max_pixels, max_video_seconds
+    )
     try:
         left = resolve(a, signal, options)
         right = resolve(b, signal, options)
@@ -114,6 +130,8 @@ def compare_command(
         payload = {"a": a, "b": b, "match": verdict, "signals": [vars(r) for r in results]}
         typer.echo(json.dumps(payload))
     else:
+        from rich.console import Console
+
         console = Console()
         console.print(_table(results))
         console.print("[bold green]MATCH[/]" if verdict else "[bold]NO MATCH[/]")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,14 +15,18 @@ from hashwall.cli.options import (
     ExifOption,
     JobsOption,
     MaxPixelsOption,
+    MaxVideoSecondsOption,
     ModeOption,
     SecondsOption,
     build_hash_options,
     jobs_or_default,
 )
 from hashwall.cli.output import EXIT_SOME_FAILED, EXIT_USAGE, json_line, open_output, report_error
-from hashwall.hashing import HashMode, HashRecord
-from hashwall.media.image import DEFAULT_MAX_PIXELS
+from hashwall.hashing.options import HashMode
+from hashwall.media.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_VIDEO_SECONDS
+
+if TYPE_CHECKING:
+    from hashwall.hashing.record import HashRecord
 
 
 class OutputFormat(StrEnum):
@@ -57,6 +61,7 @@ def hash_command(
     borders: BordersOption = True,
     seconds_per_hash: SecondsOption = 1.0,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
+    max_video_seconds: MaxVideoSecondsOption = DEFAULT_MAX_VIDEO_SECONDS,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Progress bar on stderr.")
     ] = True,
@@ -78,7 +83,7 @@ def hash_command(
 
       hashwall hash clip.mp4 --seconds-per-hash 0 --format csv
     """
-    options = build_hash_options(mode, exif, borders, seconds_per_hash, max_pixels)
+    options = build_hash_options(mode, exif, borders, seconds_per_hash, max_pixels, max_video_seconds)
     try:
         with open_output(output) as sink:
             writer = csv.writer(sink, lineterminator="\n")

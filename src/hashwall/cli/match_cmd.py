@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +13,7 @@ from hashwall.cli.options import (
     ExifOption,
     JobsOption,
     MaxPixelsOption,
+    MaxVideoSecondsOption,
     ModeOption,
     SecondsOption,
     build_hash_options,
@@ -26,10 +27,12 @@ from hashwall.cli.output import (
     report_error,
     stderr_console,
 )
-from hashwall.hashing import HashMode, HashRecord
-from hashwall.matching import HashListError, Matcher, load_hash_list
-from hashwall.media.image import DEFAULT_MAX_PIXELS
-from hashwall.signals import pdq
+from hashwall.hashing.options import HashMode
+from hashwall.media.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_VIDEO_SECONDS
+from hashwall.signals.thresholds import PDQ_DISTANCE_THRESHOLD, PDQ_QUALITY_THRESHOLD
+
+if TYPE_CHECKING:
+    from hashwall.hashing.record import HashRecord
 
 
 def match_command(
@@ -52,25 +55,26 @@ def match_command(
         typer.Option(
             "--max-distance",
             min=0,
-            max=pdq.DISTANCE_THRESHOLD,
+            max=PDQ_DISTANCE_THRESHOLD,
             help="PDQ/vPDQ frame distance threshold; may only be stricter than 31.",
         ),
-    ] = pdq.DISTANCE_THRESHOLD,
+    ] = PDQ_DISTANCE_THRESHOLD,
     min_quality: Annotated[
         int,
         typer.Option(
             "--min-quality",
-            min=pdq.QUALITY_THRESHOLD,
+            min=PDQ_QUALITY_THRESHOLD,
             max=100,
             help="Ignore PDQ hashes below this quality; may only be stricter than 50.",
         ),
-    ] = pdq.QUALITY_THRESHOLD,
+    ] = PDQ_QUALITY_THRESHOLD,
     mode: ModeOption = HashMode.EXACT,
     jobs: JobsOption = 0,
     exif: ExifOption = True,
     borders: BordersOption = True,
     seconds_per_hash: SecondsOption = 1.0,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
+    max_video_seconds: MaxVideoSecondsOption = DEFAULT_MAX_VIDEO_SECONDS,
     progress: Annotated[bool, typer.Option("--progress/--no-progress")] = True,
 ) -> None:
     """Check photos and videos against a list of known hashes, fully offline.
@@ -86,13 +90,15 @@ def match_command(
 
       hashwall match --against known.jsonl ~/Downloads
     """
+    from hashwall.matching import HashListError, Matcher, load_hash_list
+
     try:
         hash_list = load_hash_list(against)
     except HashListError as error:
         report_error(str(error))
         raise typer.Exit(EXIT_USAGE) from None
     matcher = Matcher(hash_list, distance_threshold=max_distance, quality_threshold=min_quality)
-    options = build_hash_options(mode, exif, borders, seconds_per_hash, max_pixels)
+    options = build_hash_options(mode, exif, borders, seconds_per_hash, max_pixels, max_video_seconds)
     matched_files = 0
     try:
         with open_output(output) as sink:
@@ -110,7 +116,7 @@ def match_command(
     except FileNotFoundError as error:
         report_error(str(error))
         raise typer.Exit(EXIT_USAGE) from None
-    stderr_console.print(
+    stderr_console().print(
         f"{summary.hashed} file(s) checked against {len(hash_list.entries)} entries: "
         f"{matched_files} matched, {summary.failed} failed",
         style="dim",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 
-from hashwall.hashing import HashMode, HashOptions
-from hashwall.hashing.batch import default_jobs
-from hashwall.media.image import DEFAULT_MAX_PIXELS
+from hashwall.hashing.options import HashMode, HashOptions
+from hashwall.media.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_VIDEO_SECONDS
 
 ModeOption = Annotated[
     HashMode,
@@ -54,6 +54,15 @@ MaxPixelsOption = Annotated[
         help="Refuse images larger than this many pixels (decompression-bomb guard).",
     ),
 ]
+MaxVideoSecondsOption = Annotated[
+    float,
+    typer.Option(
+        "--max-video-seconds",
+        min=0.0,
+        help="Refuse videos longer than this many seconds (reported as an error; the rest of the "
+        "batch is still hashed).",
+    ),
+]
 
 
 def build_hash_options(
@@ -62,6 +71,7 @@ def build_hash_options(
     borders: bool = True,
     seconds_per_hash: float = 1.0,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_video_seconds: float = DEFAULT_MAX_VIDEO_SECONDS,
 ) -> HashOptions:
     return HashOptions(
         mode=mode,
@@ -69,7 +79,12 @@ def build_hash_options(
         remove_borders=borders,
         seconds_per_hash=seconds_per_hash,
         max_pixels=max_pixels,
+        max_video_seconds=max_video_seconds,
     )
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def jobs_or_default(jobs: int | None) -> int:

@@ -9,20 +9,28 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from functools import cache
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
-
-stderr_console = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:  # Rich loads on first output, not at start-up (``hashwall --help`` stays fast)
+    from rich.console import Console
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
 
 
+@cache
+def stderr_console() -> Console:
+    """The Rich console on stderr (created on first use)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
 def report_error(message: str, console: Console | None = None) -> None:
     """One line per problem, prefixed so it can be grepped out of a long batch log."""
-    (console or stderr_console).print(
+    (console or stderr_console()).print(
         f"[bold red]error:[/] {message}", markup=True, highlight=False
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hashwall.media.image import DEFAULT_MAX_PIXELS
+from hashwall.media.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_VIDEO_SECONDS
 
 
 class HashMode(StrEnum):
@@ -43,3 +43,5 @@ class HashOptions:
     #: Rescale video frames to (width, height) before hashing, like vPDQ's downsample option.
     frame_size: tuple[int, int] | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
+    #: Refuse videos longer than this many seconds (by the container's or stream's duration).
+    max_video_seconds: float = DEFAULT_MAX_VIDEO_SECONDS

@@ -18,10 +18,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from hashwall.media.errors import MediaError
-
-# Bigger than any phone camera (200 MP sensors exist), small enough that a crafted 100k x 100k
-# "decompression bomb" is refused from its header, before a single pixel is decoded.
-DEFAULT_MAX_PIXELS = 250_000_000
+from hashwall.media.limits import DEFAULT_MAX_PIXELS
 
 RGBArray = NDArray[np.uint8]
 

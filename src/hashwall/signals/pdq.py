@@ -17,12 +17,13 @@ from numpy.typing import NDArray
 
 from hashwall.signals.base import InvalidSignalValue, SignalComparison, SignalType
 from hashwall.signals.hexcodec import bits_to_hex, hamming_hex, normalize_hex
+from hashwall.signals.thresholds import PDQ_DISTANCE_THRESHOLD, PDQ_QUALITY_THRESHOLD
 
 HASH_BYTES = 32
 REFERENCE_SIDE = 512
 #: Meta's recommended match distance (inclusive) and minimum quality.
-DISTANCE_THRESHOLD = 31
-QUALITY_THRESHOLD = 50
+DISTANCE_THRESHOLD = PDQ_DISTANCE_THRESHOLD
+QUALITY_THRESHOLD = PDQ_QUALITY_THRESHOLD
 #: Order of ``pdqhash.compute_dihedral`` and of Meta's ``pdq-photo-hasher --dihedral`` output.
 DIHEDRAL_NAMES = (
     "original",
