@@ -83,7 +83,9 @@ def hash_command(
 
       hashwall hash clip.mp4 --seconds-per-hash 0 --format csv
     """
-    options = build_hash_options(mode, exif, borders, seconds_per_hash, max_pixels, max_video_seconds)
+    options = build_hash_options(
+        mode, exif, borders, seconds_per_hash, max_pixels, max_video_seconds
+    )
     try:
         with open_output(output) as sink:
             writer = csv.writer(sink, lineterminator="\n")

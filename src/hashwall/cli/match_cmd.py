@@ -98,7 +98,9 @@ def match_command(
         report_error(str(error))
         raise typer.Exit(EXIT_USAGE) from None
     matcher = Matcher(hash_list, distance_threshold=max_distance, quality_threshold=min_quality)
-    options = build_hash_options(mode, exif, borders, seconds_per_hash, max_pixels, max_video_seconds)
+    options = build_hash_options(
+        mode, exif, borders, seconds_per_hash, max_pixels, max_video_seconds
+    )
     matched_files = 0
     try:
         with open_output(output) as sink:

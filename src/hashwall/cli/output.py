@@ -8,8 +8,8 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from functools import cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:  # Rich loads on first output, not at start-up (``hashwall --help`` stays fast)

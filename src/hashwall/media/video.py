@@ -16,7 +16,8 @@ from numpy.typing import NDArray
 from PIL import Image, ImageSequence
 
 from hashwall.media.errors import MediaError
-from hashwall.media.image import DEFAULT_MAX_PIXELS, open_image, to_rgb_array
+from hashwall.media.image import open_image, to_rgb_array
+from hashwall.media.limits import DEFAULT_MAX_PIXELS
 from hashwall.media.sniff import may_be_animated
 
 
