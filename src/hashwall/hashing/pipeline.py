@@ -11,7 +11,7 @@ from hashwall.media.borders import find_uniform_borders
 from hashwall.media.errors import MediaError
 from hashwall.media.image import frame_count, load_photo, open_image
 from hashwall.media.sniff import ContentKind, may_be_animated, sniff_kind
-from hashwall.media.video import iter_video_frames
+from hashwall.media.video import iter_video_frames, iter_video_luma
 from hashwall.signals import md5, pdq, sha256, vpdq
 from hashwall.signals.exact import digest_file
 from hashwall.signals.pdq import PdqDigest
@@ -28,17 +28,37 @@ def hash_file(path: Path, options: HashOptions | None = None) -> HashRecord:
     if kind is ContentKind.PHOTO and _is_animation(path, options):
         kind = ContentKind.VIDEO
     if kind is ContentKind.VIDEO:
-        frames = vpdq.hash_frames(
-            iter_video_frames(
-                path,
-                seconds_per_hash=options.seconds_per_hash,
-                frame_size=options.frame_size,
-                max_pixels=options.max_pixels,
-            ),
-            remove_borders=options.remove_borders,
-        )
+        frames = _hash_video(path, options)
         return HashRecord(str(path), kind, digests["md5"], digests["sha256"], vpdq=frames)
     return _hash_photo(path, options, digests)
+
+
+def _hash_video(path: Path, options: HashOptions) -> list[vpdq.VpdqFrame]:
+    """Exact mode: every frame decoded and converted to RGB, Meta's vPDQ. Fast mode: luma planes,
+    keyframe seeking when sampling, banded matrix PDQ (docs/hash-formats.md has the tolerance).
+    """
+    if options.mode is HashMode.FAST and options.frame_size is None:
+        return vpdq.hash_luma_frames(
+            iter_video_luma(
+                path,
+                seconds_per_hash=options.seconds_per_hash,
+                max_pixels=options.max_pixels,
+                max_video_seconds=options.max_video_seconds,
+            ),
+            remove_borders=options.remove_borders,
+            mirror=options.dihedral,
+        )
+    return vpdq.hash_frames(
+        iter_video_frames(
+            path,
+            seconds_per_hash=options.seconds_per_hash,
+            frame_size=options.frame_size,
+            max_pixels=options.max_pixels,
+            max_video_seconds=options.max_video_seconds,
+        ),
+        remove_borders=options.remove_borders,
+        mirror=options.dihedral,
+    )
 
 
 def _is_animation(path: Path, options: HashOptions) -> bool:

@@ -102,6 +102,7 @@ def _frame_from_json(data: object, where: str) -> VpdqFrame:
             PdqSignal.validate_quality(borderless.get("quality", 100))
             if isinstance(borderless, dict)
             else None,
+            PDQ.validate(data["mirror"]) if data.get("mirror") is not None else None,
         )
     except (KeyError, TypeError) as error:
         raise RecordFormatError(f"{where}: missing or wrong field ({error})") from None

@@ -1,6 +1,15 @@
-"""Decode videos (via PyAV, FFmpeg in a PyPI wheel) and animated images into RGB frames.
+"""Decode videos (via PyAV, FFmpeg in a PyPI wheel) and animated images into frames.
 
 Frames are produced lazily so a two-hour video is hashed in constant memory.
+
+Two paths:
+
+* :func:`iter_video_frames` (exact mode) decodes every frame in order and converts the sampled
+  ones to RGB, as Meta's vPDQ does; its hashes agree with Meta's sample hashes.
+* :func:`iter_video_luma` (fast mode) hands out the decoder's own luma plane (no RGB conversion,
+  no copy) and, when sampling, decodes only what the sampled frames need: it reads the packet
+  index first, then for each sampled frame seeks to the keyframe before it (when that is ahead
+  of the decoder) and decodes from there. With a keyframe every 1-2 s, that skips most frames.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from PIL import Image, ImageSequence
 
 from hashwall.media.errors import MediaError
 from hashwall.media.image import open_image, to_rgb_array
-from hashwall.media.limits import DEFAULT_MAX_PIXELS
+from hashwall.media.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_VIDEO_SECONDS
 from hashwall.media.sniff import may_be_animated
 
 
@@ -28,6 +37,41 @@ class VideoFrame:
     index: int
     timestamp: float
     rgb: NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class LumaFrame:
+    """One decoded frame as the decoder's 8-bit luma plane (a view, valid until the next frame).
+
+    ``levels`` maps its values to full-range luma (``value * scale + offset``): limited-range
+    ("TV") video has Y in 16-235, which the RGB conversion of the exact path stretches to 0-255.
+    """
+
+    index: int
+    timestamp: float
+    luma: NDArray[np.uint8]
+    levels: tuple[float, float] = (1.0, 0.0)
+
+
+#: 8-bit formats whose first plane is the luma (Y) plane at full frame size.
+_PLANAR_LUMA_FORMATS = frozenset(
+    {
+        "yuv420p",
+        "yuvj420p",
+        "yuv422p",
+        "yuvj422p",
+        "yuv444p",
+        "yuvj444p",
+        "yuv440p",
+        "yuvj440p",
+        "yuv411p",
+        "yuv410p",
+        "nv12",
+        "nv21",
+        "gray",
+    }
+)
+_LIMITED_TO_FULL = (255.0 / 219.0, -16.0 * 255.0 / 219.0)
 
 
 def _sampling_interval(frames_per_second: float, seconds_per_hash: float) -> int:
@@ -43,6 +87,7 @@ def iter_video_frames(
     seconds_per_hash: float = 0.0,
     frame_size: tuple[int, int] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_video_seconds: float = DEFAULT_MAX_VIDEO_SECONDS,
 ) -> Iterator[VideoFrame]:
     """Yield the sampled frames of a video file or an animated GIF/WebP.
 
@@ -51,25 +96,190 @@ def iter_video_frames(
     if may_be_animated(path):
         yield from _iter_animation(path, seconds_per_hash, frame_size, max_pixels)
         return
-    yield from _iter_container(path, seconds_per_hash, frame_size, max_pixels)
+    yield from _iter_container(path, seconds_per_hash, frame_size, max_pixels, max_video_seconds)
+
+
+def iter_video_luma(
+    path: Path,
+    *,
+    seconds_per_hash: float = 0.0,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_video_seconds: float = DEFAULT_MAX_VIDEO_SECONDS,
+    seek: bool = True,
+) -> Iterator[LumaFrame]:
+    """Yield the sampled frames of a video file as luma planes (the fast mode's decoder).
+
+    Frame numbers and timestamps are those :func:`iter_video_frames` gives. Animated GIF/WebP go
+    through Pillow and are converted to luma. ``seek=False`` decodes every frame in order.
+    """
+    if may_be_animated(path):
+        for still in _iter_animation(path, seconds_per_hash, None, max_pixels):
+            luma = np.asarray(Image.fromarray(still.rgb).convert("L"))
+            yield LumaFrame(still.index, still.timestamp, luma)
+        return
+    container = _open_container(path)
+    produced = 0
+    with container:
+        stream = _video_stream(path, container, max_pixels, max_video_seconds)
+        rate = float(stream.average_rate or stream.guessed_rate or 0)
+        every = _sampling_interval(rate, seconds_per_hash)
+        try:
+            if every > 1 and seek:
+                plan = _seek_plan(container, stream, every)
+                if plan is not None:
+                    for planned in _decode_planned(container, stream, plan):
+                        produced += 1
+                        yield planned
+                    if produced:
+                        return
+                    container.seek(0, stream=stream)
+            for index, frame in enumerate(container.decode(stream)):
+                if index % every == 0:
+                    produced += 1
+                    yield _luma_frame(index, frame, rate)
+        except av.FFmpegError as error:
+            if produced == 0:
+                raise MediaError(path, f"corrupt video data ({_ffmpeg_reason(error)})") from None
+    if produced == 0:
+        raise MediaError(path, "no decodable video frames")
+
+
+@dataclass(frozen=True)
+class _Target:
+    index: int
+    pts: int
+    keyframe_pts: int
+
+
+def _seek_plan(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, every: int
+) -> list[_Target] | None:
+    """Which frames to hash (every n-th in presentation order) and the keyframe before each.
+
+    Reads packets only (no decoding). None when the track lacks timestamps, so seeking would
+    be guesswork; the caller then decodes in order.
+    """
+    packets: list[tuple[int, bool]] = []
+    for packet in container.demux(stream):
+        if packet.size == 0:
+            continue
+        if packet.pts is None:
+            return None
+        packets.append((int(packet.pts), bool(packet.is_keyframe)))
+    if not packets or not packets[0][1]:
+        return None
+    order = sorted(range(len(packets)), key=lambda i: packets[i][0])
+    # The keyframe before a frame in presentation order is the last keyframe packet read before
+    # it in decode order (a frame is decodable from the keyframe that precedes it in the stream).
+    keyframe_before: list[int] = []
+    current = packets[0][0]
+    for pts, is_key in packets:
+        if is_key:
+            current = pts
+        keyframe_before.append(current)
+    targets = []
+    for index in range(0, len(order), every):
+        position = order[index]
+        targets.append(_Target(index, packets[position][0], keyframe_before[position]))
+    return targets
+
+
+def _decode_planned(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    plan: list[_Target],
+) -> Iterator[LumaFrame]:
+    """Decode just enough to reach each planned frame, seeking forward over whole GOPs."""
+    rate = float(stream.average_rate or stream.guessed_rate or 0)
+    decoder: Iterator[av.VideoFrame] | None = None
+    last_pts: int | None = None
+    for target in plan:
+        if decoder is None or last_pts is None or target.keyframe_pts > last_pts:
+            container.seek(target.keyframe_pts, stream=stream, backward=True)
+            decoder = container.decode(stream)
+        for frame in decoder:
+            if frame.pts is None:
+                continue
+            last_pts = int(frame.pts)
+            if last_pts >= target.pts:
+                yield _luma_frame(target.index, frame, rate)
+                break
+        else:
+            return
+
+
+def _luma_frame(index: int, frame: av.VideoFrame, rate: float) -> LumaFrame:
+    timestamp = frame.time if frame.time is not None else index / (rate or 1.0)
+    name = frame.format.name
+    if name in _PLANAR_LUMA_FORMATS:
+        plane = frame.planes[0]
+        luma = np.frombuffer(memoryview(plane), np.uint8).reshape(frame.height, plane.line_size)
+        luma = luma[:, : frame.width]
+        full_range = name.startswith("yuvj") or name == "gray" or _is_full_range(frame)
+        levels = (1.0, 0.0) if full_range else _LIMITED_TO_FULL
+        return LumaFrame(index, float(timestamp), luma, levels)
+    # Other formats (10-bit, RGB, palette): FFmpeg converts to full-range grey.
+    rgb = frame.to_ndarray(format="rgb24")
+    grey = np.asarray(Image.fromarray(rgb).convert("L"))
+    return LumaFrame(index, float(timestamp), grey)
+
+
+def _is_full_range(frame: av.VideoFrame) -> bool:
+    return int(getattr(frame, "color_range", 0) or 0) == 2  # AVCOL_RANGE_JPEG
+
+
+def _open_container(path: Path) -> av.container.InputContainer:
+    if path.stat().st_size == 0:
+        raise MediaError(path, "is empty (zero bytes)")
+    try:
+        return av.open(str(path))
+    except av.FFmpegError as error:
+        raise MediaError(path, f"not a readable video ({_ffmpeg_reason(error)})") from None
+
+
+def _video_stream(
+    path: Path, container: av.container.InputContainer, max_pixels: int, max_seconds: float
+) -> av.video.stream.VideoStream:
+    """The first video track, after the size and duration guards."""
+    if not container.streams.video:
+        raise MediaError(path, "has no video track")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if width * height > max_pixels:
+        raise MediaError(path, f"video frames are too large: {width}x{height} pixels")
+    seconds = video_duration(container, stream)
+    if seconds is not None and seconds > max_seconds:
+        raise MediaError(
+            path,
+            f"video is {seconds:.0f} s long, over the {max_seconds:.0f} s limit "
+            "(raise it with --max-video-seconds)",
+        )
+    return stream
+
+
+def video_duration(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+) -> float | None:
+    """The duration the container or track declares, in seconds (None when neither does)."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return float(container.duration) / 1_000_000.0
+    return None
 
 
 def _iter_container(
-    path: Path, seconds_per_hash: float, frame_size: tuple[int, int] | None, max_pixels: int
+    path: Path,
+    seconds_per_hash: float,
+    frame_size: tuple[int, int] | None,
+    max_pixels: int,
+    max_seconds: float = DEFAULT_MAX_VIDEO_SECONDS,
 ) -> Iterator[VideoFrame]:
-    try:
-        container = av.open(str(path))
-    except av.FFmpegError as error:
-        raise MediaError(path, f"not a readable video ({_ffmpeg_reason(error)})") from None
+    container = _open_container(path)
     produced = 0
     with container:
-        if not container.streams.video:
-            raise MediaError(path, "has no video track")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        width, height = stream.codec_context.width, stream.codec_context.height
-        if width * height > max_pixels:
-            raise MediaError(path, f"video frames are too large: {width}x{height} pixels")
+        stream = _video_stream(path, container, max_pixels, max_seconds)
         rate = stream.average_rate or stream.guessed_rate or Fraction(0)
         every = _sampling_interval(float(rate), seconds_per_hash)
         try:
