@@ -14,6 +14,7 @@ Two paths:
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -106,11 +107,15 @@ def iter_video_luma(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_video_seconds: float = DEFAULT_MAX_VIDEO_SECONDS,
     seek: bool = True,
+    snap_to_keyframes: bool = True,
 ) -> Iterator[LumaFrame]:
     """Yield the sampled frames of a video file as luma planes (the fast mode's decoder).
 
     Frame numbers and timestamps are those :func:`iter_video_frames` gives. Animated GIF/WebP go
     through Pillow and are converted to luma. ``seek=False`` decodes every frame in order.
+    When sampling, ``snap_to_keyframes`` hashes a keyframe instead of the sampled frame when one
+    lies within half a sampling interval of it (frame numbers and timestamps are then the
+    keyframe's): the hashed frames may differ from the exact mode's by up to half an interval.
     """
     if may_be_animated(path):
         for still in _iter_animation(path, seconds_per_hash, None, max_pixels):
@@ -125,7 +130,7 @@ def iter_video_luma(
         every = _sampling_interval(rate, seconds_per_hash)
         try:
             if every > 1 and seek:
-                plan = _seek_plan(container, stream, every)
+                plan = _seek_plan(container, stream, every, snap_to_keyframes)
                 if plan is not None:
                     for planned in _decode_planned(container, stream, plan):
                         produced += 1
@@ -152,9 +157,15 @@ class _Target:
 
 
 def _seek_plan(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream, every: int
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    every: int,
+    snap: bool,
 ) -> list[_Target] | None:
     """Which frames to hash (every n-th in presentation order) and the keyframe before each.
+
+    ``snap`` replaces a sampled frame by the nearest keyframe when one is at most half a
+    sampling interval away (so, with a keyframe every 1-2 s, only keyframes are decoded).
 
     Reads packets only (no decoding). None when the track lacks timestamps, so seeking would
     be guesswork; the caller then decodes in order.
@@ -169,6 +180,7 @@ def _seek_plan(
     if not packets or not packets[0][1]:
         return None
     order = sorted(range(len(packets)), key=lambda i: packets[i][0])
+    keyframe_ranks = [rank for rank, position in enumerate(order) if packets[position][1]]
     # The keyframe before a frame in presentation order is the last keyframe packet read before
     # it in decode order (a frame is decodable from the keyframe that precedes it in the stream).
     keyframe_before: list[int] = []
@@ -177,11 +189,23 @@ def _seek_plan(
         if is_key:
             current = pts
         keyframe_before.append(current)
-    targets = []
+    targets: list[_Target] = []
     for index in range(0, len(order), every):
+        if snap:
+            # A keyframe within half a sampling interval stands in for the sampled frame: it
+            # decodes on its own, so the frames between keyframes are never decoded.
+            nearest = _nearest(keyframe_ranks, index)
+            if abs(nearest - index) * 2 <= every and (not targets or nearest > targets[-1].index):
+                index = nearest
         position = order[index]
         targets.append(_Target(index, packets[position][0], keyframe_before[position]))
     return targets
+
+
+def _nearest(sorted_values: list[int], value: int) -> int:
+    at = bisect.bisect_left(sorted_values, value)
+    candidates = sorted_values[max(0, at - 1) : at + 1]
+    return min(candidates, key=lambda candidate: (abs(candidate - value), candidate))
 
 
 def _decode_planned(

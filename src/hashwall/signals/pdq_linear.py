@@ -128,11 +128,20 @@ def _centre_rows(length: int) -> NDArray[np.float64]:
     low = np.maximum(0, positions - (window - half))
     high = np.minimum(length - 1, positions + half - 1)
     centres = (((np.arange(GRID) + 0.5) * length) / GRID).astype(np.int64)
-    rows = np.zeros((GRID, length), dtype=np.float64)
-    for out, centre in enumerate(centres):
-        outer = 1.0 / (high[centre] - low[centre] + 1)
-        for middle in range(low[centre], high[centre] + 1):
-            rows[out, low[middle] : high[middle] + 1] += outer / (high[middle] - low[middle] + 1)
+    counts = (high - low + 1).astype(np.float64)
+    # Each centre averages the box rows ``middle`` in [low, high] of the centre: add each such
+    # row's weight as a step at low[middle] and remove it after high[middle], then integrate.
+    span = int(counts.max())
+    middle = low[centres][:, None] + np.arange(span)[None, :]
+    valid = middle <= high[centres][:, None]
+    middle = np.minimum(middle, length - 1)
+    weight = np.where(valid, 1.0 / counts[centres][:, None] / counts[middle], 0.0)
+    steps = np.zeros((GRID, length + 1), dtype=np.float64)
+    out = np.broadcast_to(np.arange(GRID)[:, None], middle.shape)
+    np.add.at(steps, (out, low[middle]), weight)
+    np.add.at(steps, (out, high[middle] + 1), -weight)
+    rows: NDArray[np.float64] = np.cumsum(steps, axis=1)[:, :length]
+    rows[np.abs(rows) < 1e-12] = 0.0
     return rows
 
 

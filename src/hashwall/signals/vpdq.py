@@ -144,7 +144,9 @@ def hash_luma_frames(
         borderless_hash = borderless_quality = None
         crop = find_uniform_borders(frame.luma) if remove_borders else None
         if crop is not None:
-            inner = digest_from_luma_banded(crop.apply(frame.luma), levels=frame.levels)
+            height, width = frame.luma.shape
+            view = frame.luma[crop.top : height - crop.bottom, crop.left : width - crop.right]
+            inner = digest_from_luma_banded(view, levels=frame.levels)
             borderless_hash, borderless_quality = inner.hash, inner.quality
         result.append(
             VpdqFrame(
