@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageSequence
@@ -29,6 +29,11 @@ from hashwall.media.errors import MediaError
 from hashwall.media.image import open_image, to_rgb_array
 from hashwall.media.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_VIDEO_SECONDS
 from hashwall.media.sniff import may_be_animated
+
+if TYPE_CHECKING:  # PyAV (FFmpeg) loads when a video is opened, not when photos are hashed
+    import av
+    import av.container
+    import av.video.stream
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,8 @@ def iter_video_luma(
             luma = np.asarray(Image.fromarray(still.rgb).convert("L"))
             yield LumaFrame(still.index, still.timestamp, luma)
         return
+    import av
+
     container = _open_container(path)
     produced = 0
     with container:
@@ -253,6 +260,8 @@ def _is_full_range(frame: av.VideoFrame) -> bool:
 
 
 def _open_container(path: Path) -> av.container.InputContainer:
+    import av
+
     if path.stat().st_size == 0:
         raise MediaError(path, "is empty (zero bytes)")
     try:
@@ -300,6 +309,8 @@ def _iter_container(
     max_pixels: int,
     max_seconds: float = DEFAULT_MAX_VIDEO_SECONDS,
 ) -> Iterator[VideoFrame]:
+    import av
+
     container = _open_container(path)
     produced = 0
     with container:
