@@ -161,7 +161,8 @@ def batch(path: Path, copies: int, folder: Path) -> None:
     jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     for mode in (HashMode.EXACT, HashMode.FAST):
         start = time.perf_counter()
-        done = sum(1 for _ in hash_many(files, HashOptions(mode=mode), jobs=jobs))
+        items = hash_many(files, HashOptions(mode=mode), jobs=jobs, start_method="spawn")
+        done = sum(1 for _ in items)
         wall = time.perf_counter() - start
         seconds = video_seconds(path) * done
         print(

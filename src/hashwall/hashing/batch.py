@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -97,8 +98,16 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def hash_many(files: list[Path], options: HashOptions, jobs: int = 1) -> Iterator[BatchItem]:
-    """Hash files in input order, in ``jobs`` worker processes (1 = in this process)."""
+def hash_many(
+    files: list[Path], options: HashOptions, jobs: int = 1, start_method: str | None = None
+) -> Iterator[BatchItem]:
+    """Hash files in input order, in ``jobs`` worker processes (1 = in this process).
+
+    ``start_method`` is the multiprocessing start method (default: the platform's, ``fork`` on
+    Linux). A process that has already decoded a video itself should pass ``"spawn"``: FFmpeg's
+    decoder threads can leave a lock held in a forked child, which then hangs (seen in tests and
+    benchmarks; the CLI never decodes before its workers start, so it keeps the cheaper fork).
+    """
     work = [(path, options) for path in files]
     if jobs <= 1 or len(work) <= 1:
         yield from map(_hash_one, work)
@@ -107,5 +116,8 @@ def hash_many(files: list[Path], options: HashOptions, jobs: int = 1) -> Iterato
     # Small chunks keep the progress bar moving and a slow video from holding up many photos;
     # more than one file per chunk amortises the inter-process round trip.
     chunksize = max(1, min(8, len(work) // (workers * 4)))
-    with ProcessPoolExecutor(max_workers=workers, initializer=single_threaded_numerics) as pool:
+    context = multiprocessing.get_context(start_method) if start_method else None
+    with ProcessPoolExecutor(
+        max_workers=workers, initializer=single_threaded_numerics, mp_context=context
+    ) as pool:
         yield from pool.map(_hash_one, work, chunksize=chunksize)
