@@ -15,7 +15,8 @@ ModeOption = Annotated[
     typer.Option(
         "--mode",
         help="exact: bit-exact with Meta's PDQ reference. fast: luma-only decoding and matrix PDQ "
-        "(about 3x faster than exact; within 10 bits of it for quality >= 80).",
+        "(photos about 3x faster than exact, within 10 bits of it for quality >= 80; videos about "
+        "6x faster, hashing keyframes near each sampling point; see docs/hash-formats.md).",
         case_sensitive=False,
     ),
 ]
