@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from hashwall.media.image import DEFAULT_MAX_PIXELS
+from hashwall.media.video import NO_LIMITS, VideoLimits
 
 
 class HashMode(StrEnum):
@@ -43,3 +44,5 @@ class HashOptions:
     #: Rescale video frames to (width, height) before hashing, like vPDQ's downsample option.
     frame_size: tuple[int, int] | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
+    #: Caps on decoding videos and animations (frames, duration, time, threads).
+    video_limits: VideoLimits = NO_LIMITS

@@ -34,6 +34,7 @@ def hash_file(path: Path, options: HashOptions | None = None) -> HashRecord:
                 seconds_per_hash=options.seconds_per_hash,
                 frame_size=options.frame_size,
                 max_pixels=options.max_pixels,
+                limits=options.video_limits,
             ),
             remove_borders=options.remove_borders,
         )

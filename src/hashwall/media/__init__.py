@@ -5,7 +5,7 @@ decoder exception, so a batch can report the file and carry on.
 """
 
 from hashwall.media.borders import BorderCrop, find_uniform_borders
-from hashwall.media.errors import MediaError
+from hashwall.media.errors import MediaError, MediaTooLarge
 from hashwall.media.image import DEFAULT_MAX_PIXELS, load_photo
 from hashwall.media.sniff import ContentKind, sniff_kind
 from hashwall.media.video import VideoFrame, iter_video_frames
@@ -15,6 +15,7 @@ __all__ = [
     "BorderCrop",
     "ContentKind",
     "MediaError",
+    "MediaTooLarge",
     "VideoFrame",
     "find_uniform_borders",
     "iter_video_frames",

@@ -13,11 +13,11 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -124,9 +124,15 @@ _bearer_or_header = APIKeyHeader(
 
 
 def _presented_key(request: Request, header_key: str | None) -> str | None:
-    if header_key:
+    return header_key or presented_key(request.headers)
+
+
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    """The key in ``X-API-Key`` or ``Authorization: Bearer``, if any (headers only: the
+    request guard calls this before the body is read)."""
+    if header_key := headers.get("x-api-key"):
         return header_key
-    authorization = request.headers.get("authorization", "")
+    authorization = headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
@@ -208,34 +214,47 @@ class KeyCache:
         self._unknown.clear()
 
 
-async def authenticate(
-    request: Request, header_key: Annotated[str | None, Depends(_bearer_or_header)]
-) -> Principal:
-    """401 when no key or an unknown/revoked key is presented."""
-    key = _presented_key(request, header_key)
-    challenge = {"WWW-Authenticate": 'Bearer realm="hashwall"'}
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="hashwall"'}
+
+
+async def principal_for(state: Any, key: str | None) -> Principal:
+    """The caller behind ``key`` (``state`` is the worker's ServiceState); 401 ApiError
+    when there is no key or it is unknown or revoked."""
     if key is None:
-        raise ApiError(401, "an API key is required (X-API-Key header)", "X-API-Key", challenge)
-    state = request.app.state.hashwall
+        raise ApiError(401, "an API key is required (X-API-Key header)", "X-API-Key", _CHALLENGE)
     digest = hash_key(key, state.settings.secret_key)
     principal: Principal | None = await state.key_cache.resolve(
         digest, partial(lookup_key, state.db, state.settings.secret_key, key)
     )
     if principal is None:
-        raise ApiError(401, "the API key is not valid or was revoked", "X-API-Key", challenge)
+        raise ApiError(401, "the API key is not valid or was revoked", "X-API-Key", _CHALLENGE)
     return principal
+
+
+def check_permission(principal: Principal, permission: Permission) -> None:
+    """403 ApiError when the caller's role lacks ``permission``."""
+    if not principal.can(permission):
+        raise ApiError(
+            403,
+            f"role {principal.role.value!r} may not do this (needs {permission.value!r})",
+            "X-API-Key",
+        )
+
+
+async def authenticate(
+    request: Request, header_key: Annotated[str | None, Depends(_bearer_or_header)]
+) -> Principal:
+    """401 when no key or an unknown/revoked key is presented."""
+    return await principal_for(request.app.state.hashwall, _presented_key(request, header_key))
 
 
 def require(permission: Permission) -> object:
     """A dependency: the caller must hold ``permission`` (403 otherwise)."""
 
     async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if not principal.can(permission):
-            raise ApiError(
-                403,
-                f"role {principal.role.value!r} may not do this (needs {permission.value!r})",
-                "X-API-Key",
-            )
+        check_permission(principal, permission)
         return principal
 
+    # Read by the request guard (body_rules.py): a 403 is answered before the body is read.
+    check.hashwall_permission = permission  # type: ignore[attr-defined]
     return Depends(check)

@@ -30,8 +30,32 @@ class Settings(BaseSettings):
     database_url: str = ""
     data_dir: Path = Path("hashwall-data")
     secret_key: str = Field(default=DEFAULT_SECRET_KEY, repr=False)
-    #: Largest accepted upload (media or bulk import file), in bytes.
+    #: Largest accepted upload (media or bulk import file), in bytes, for callers with a key.
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Request bodies and public uploads (docs/security.md). Every limit counts the bytes as
+    # they stream in, chunked or not; routes that need a key check it before any is read.
+    #: Largest JSON body of a route that needs an API key.
+    max_json_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    #: Largest JSON body of a public route (the removal-request intake).
+    public_max_json_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: Largest file sent without a key (removal-request copy, API or /takedown form).
+    public_max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    #: Largest picture (width x height) or video frame decoded for a public upload; checked
+    #: from the header, before any pixel is decoded.
+    public_max_pixels: int = Field(default=25_000_000, ge=1)
+    #: Longest video (declared or decoded) and most video/animation frames decoded for a
+    #: public upload, and the wall-clock budget of its decoding.
+    public_max_video_seconds: float = Field(default=60.0, gt=0)
+    public_max_video_frames: int = Field(default=1800, ge=1)
+    public_max_decode_seconds: float = Field(default=15.0, gt=0)
+    #: Public uploads decoded at once by one worker process; a request waits up to
+    #: ``public_upload_wait_seconds`` for a slot, then gets a 429.
+    public_upload_concurrency: int = Field(default=2, ge=1)
+    public_upload_wait_seconds: float = Field(default=5.0, ge=0)
+    #: Public uploads one client address may have in flight at once (per worker; 429 above).
+    public_upload_concurrency_per_ip: int = Field(default=1, ge=1)
+    #: Deepest nesting accepted in JSON (and YAML case files) from public routes.
+    max_json_depth: int = Field(default=64, ge=2, le=1000)
     #: How often each worker reads the change log written by the other workers.
     change_poll_seconds: float = Field(default=0.2, gt=0, le=1.0)
     #: Apply database migrations when the app starts.

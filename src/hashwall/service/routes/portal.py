@@ -10,7 +10,6 @@ client address) is logged.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from datetime import UTC, datetime
@@ -26,7 +25,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from hashwall.hashing.record import HashRecord, RecordFormatError, record_from_json
+from hashwall.nesting import TooDeep, loads_json
 from hashwall.service.auth import Permission, Principal, require
+from hashwall.service.body_rules import accepts
 from hashwall.service.errors import ApiError, printable
 from hashwall.service.portal import (
     Lock,
@@ -41,6 +42,7 @@ from hashwall.service.portal import (
     verify_pin,
 )
 from hashwall.service.routes.entries import new_entry
+from hashwall.service.settings import Settings
 from hashwall.service.state import ServiceState, get_state
 from hashwall.service.system_banks import SystemBankError, ensure_bank
 from hashwall.signals.base import InvalidSignalValue
@@ -184,7 +186,9 @@ async def _read_json(request: Request, limit: int) -> Any:
     if not raw.strip():
         raise ApiError(422, "the body is empty: send a JSON object", "body")
     try:
-        return json.loads(raw)
+        return loads_json(raw, request.app.state.hashwall.settings.max_json_depth)
+    except TooDeep as error:
+        raise ApiError(422, str(error), "body") from None
     except (ValueError, UnicodeDecodeError):
         raise ApiError(422, "the body is not valid JSON", "body") from None
 
@@ -458,6 +462,7 @@ def _withdraw(state: ServiceState, case_id: int) -> dict[str, Any]:
     openapi_extra=_schema(CaseCreate),
     responses={201: {"description": "The case number and PIN (shown only here)."}},
 )
+@accepts("json", lambda settings: settings.portal_max_body_bytes)
 async def create_case(request: Request, state: State) -> JSONResponse:
     """Create a case from hash records made in the browser (public; rate-limited per address).
 
@@ -473,11 +478,19 @@ async def create_case(request: Request, state: State) -> JSONResponse:
     return _json(await run_in_threadpool(_create_case, state, body), 201)
 
 
+CREDENTIALS_BYTES = 4096
+
+
+def _credentials_limit(_settings: Settings) -> int:
+    return CREDENTIALS_BYTES
+
+
 async def _credentials(request: Request, state: ServiceState) -> CaseCredentials:
-    return _validated(CaseCredentials, await _read_json(request, 4096))
+    return _validated(CaseCredentials, await _read_json(request, CREDENTIALS_BYTES))
 
 
 @router.post("/v1/portal/cases/status", openapi_extra=_schema(CaseCredentials))
+@accepts("json", _credentials_limit)
 async def case_status(request: Request, state: State) -> JSONResponse:
     """Counts for a case: entries by state, matches and reported removals per platform and
     bank. Case number and PIN go in the body; a wrong PIN and an unknown case get the same
@@ -488,6 +501,7 @@ async def case_status(request: Request, state: State) -> JSONResponse:
 
 
 @router.post("/v1/portal/cases/withdraw", openapi_extra=_schema(CaseCredentials))
+@accepts("json", _credentials_limit)
 async def withdraw_case(request: Request, state: State) -> JSONResponse:
     """Withdraw every entry of the case: they stop matching before this answer is sent."""
     credentials = await _credentials(request, state)

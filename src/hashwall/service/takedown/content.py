@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 from hashwall.cases.intake import FieldError, IntakeError, RemovalRequest
 from hashwall.hashing import HashOptions, HashRecord, hash_file
 from hashwall.hashing.record import record_from_signal_value
-from hashwall.media import MediaError
+from hashwall.media import MediaError, MediaTooLarge
 from hashwall.service.catalog_index import SignalTuple, record_from_catalog
 from hashwall.service.errors import printable
+from hashwall.service.public_uploads import public_hash_options
 from hashwall.store.catalog_models import CatalogItem, CatalogSignal, CatalogState
 
 if TYPE_CHECKING:
@@ -42,8 +43,13 @@ class Identified:
     source: str  # upload, hashes, catalog_id, url
 
 
-def hash_upload_bytes(data: bytes, name: str | None, max_bytes: int) -> HashRecord:
-    """Hash an uploaded copy; a :class:`FieldError` on ``upload`` when it cannot be used."""
+def hash_upload_bytes(
+    data: bytes, name: str | None, max_bytes: int, options: HashOptions | None = None
+) -> HashRecord:
+    """Hash an uploaded copy; a :class:`FieldError` on ``upload`` when it cannot be used.
+
+    The intake is public: ``options`` carry the public decoding limits
+    (:func:`~hashwall.service.public_uploads.public_hash_options`)."""
     label = printable(name or "", 200) or "upload"
     if not data:
         raise IntakeError([FieldError("upload", "the file is empty")])
@@ -55,7 +61,13 @@ def hash_upload_bytes(data: bytes, name: str | None, max_bytes: int) -> HashReco
     try:
         with os.fdopen(handle, "wb") as sink:
             sink.write(data)
-        record = hash_file(path, HashOptions())
+        record = hash_file(path, options or HashOptions())
+    except MediaTooLarge as error:
+        message = (
+            f"{label!r} is too large to process here: {error.plain}. Send a smaller copy or a "
+            "shorter clip (a screenshot will do), or give the address where it is posted"
+        )
+        raise IntakeError([FieldError("upload", message)]) from None
     except MediaError as error:
         raise IntakeError(
             [FieldError("upload", f"cannot hash {label!r}: {error.reason}")]
@@ -111,7 +123,11 @@ def identify(
     errors: list[FieldError] = []
     if upload is not None:
         try:
-            record = hash_upload_bytes(upload, upload_name, state.settings.max_upload_bytes)
+            settings = state.settings
+            options = public_hash_options(settings)
+            record = hash_upload_bytes(
+                upload, upload_name, settings.public_max_upload_bytes, options
+            )
             found.append(Identified(record, printable(upload_name or "upload", 200), "upload"))
         except IntakeError as error:
             errors.extend(error.errors)

@@ -27,6 +27,7 @@ from hashwall.web.review.access import (
     current_reviewer,
     service_state,
 )
+from hashwall.web.review.bodies import public_small_form, reviewer_form
 from hashwall.web.review.pages import HEADERS, PageError, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -71,6 +72,7 @@ def _home(reviewer_can_review: bool) -> str:
 
 
 @router.post("/review/login")
+@public_small_form
 async def login(request: Request) -> Response:
     state = service_state(request)
     settings = state.settings
@@ -105,6 +107,7 @@ async def login(request: Request) -> Response:
 
 
 @router.post("/review/logout")
+@reviewer_form
 async def logout(request: Request) -> Response:
     reviewer: Reviewer = await current_reviewer(request)
     await checked_form(request, reviewer)

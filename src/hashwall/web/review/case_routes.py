@@ -29,6 +29,7 @@ from hashwall.service.takedown import (
 )
 from hashwall.web.review import thumbnails
 from hashwall.web.review.access import Reviewer, checked_form, needs, service_state
+from hashwall.web.review.bodies import reviewer_form
 from hashwall.web.review.pages import HEADERS, PageError, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -114,6 +115,7 @@ def _decide(
 
 
 @router.post("/review/requests/{case_id}/decision")
+@reviewer_form
 async def case_decision(request: Request, case_id: CaseId, reviewer: ReviewerDep) -> Response:
     form = await checked_form(request, reviewer)
     state = service_state(request)
