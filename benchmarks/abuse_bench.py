@@ -298,63 +298,63 @@ def serve(data_dir: Path, url: str, workers: int, src: str) -> Iterator[tuple[in
 
 
 def run_server(label: str, src: str, args: argparse.Namespace) -> None:
+    """Both phases, each on a freshly started server (freed memory is not always returned to
+    the system, so a phase after another would start from the first one's peak)."""
     print(f"\n== {label}: server from {src}")
+    bomb = pixel_bomb(args.bomb_side)
+    for phase in ("bombs", "chunked"):
+        with _server(src, args) as (port, pid, key, query):
+
+            def kill(pid: int = pid) -> None:
+                for child in reversed(descendants(pid)):
+                    os.kill(child, signal.SIGKILL)
+
+            with RssSampler(pid, args.rss_cap_mib, kill) as rss, Matcher(port, key, query) as m:
+                rss.reset()
+                time.sleep(args.baseline_seconds)
+                print(f"baseline: peak RSS {rss.peak_mib:.0f} MiB; {m.phase().summary()}")
+                rss.reset()
+                if phase == "bombs":
+                    outcomes = _parallel(args.bombs, lambda: post_bomb(port, bomb, args.timeout))
+                    title = (
+                        f"(a) {args.bombs} parallel pixel bombs ({args.bomb_side}x"
+                        f"{args.bomb_side}, {len(bomb) / 1024:.0f} KB)"
+                    )
+                else:
+                    outcomes = _parallel(
+                        args.chunked, lambda: post_chunked(port, args.chunked_mib, args.timeout)
+                    )
+                    title = (
+                        f"(b) {args.chunked} parallel chunked bodies without a key (up to "
+                        f"{args.chunked_mib} MiB each)"
+                    )
+                time.sleep(0.5)
+                killed = " (killed at the cap)" if rss.killed else ""
+                print(f"{title}: peak RSS {rss.peak_mib:.0f} MiB{killed}; {m.phase().summary()}")
+                slowest = max(o.seconds for o in outcomes)
+                line = f"    answers {_counts(outcomes)}; slowest {slowest:.1f} s"
+                if phase == "chunked":
+                    sent = ", ".join(f"{o.sent_mib:.1f}" for o in outcomes)
+                    line += f"; MiB sent before the answer: {sent}"
+                print(line)
+
+
+@contextmanager
+def _server(src: str, args: argparse.Namespace) -> Iterator[tuple[int, int, str, str]]:
+    """A fresh database with the bank, and the server on it: (port, pid, key, a query)."""
     rng = np.random.default_rng(5)
     hashes = rng.integers(0, 256, (args.n, 32), dtype=np.uint8)
     with tempfile.TemporaryDirectory(prefix="hashwall-abuse-") as tmp:
         data_dir = Path(tmp)
         url = f"sqlite:///{data_dir / 'hashwall.db'}"
         key, _seconds, _bank = fill_bank(url, hashes)
-        bomb = pixel_bomb(args.bomb_side)
         with serve(data_dir, url, args.workers, src) as (port, pid):
+            yield port, pid, key, hashes[0].tobytes().hex()
 
-            def kill() -> None:
-                for child in reversed(descendants(pid)):
-                    os.kill(child, signal.SIGKILL)
 
-            query = hashes[0].tobytes().hex()
-            with RssSampler(pid, args.rss_cap_mib, kill) as rss, Matcher(port, key, query) as m:
-                rss.reset()
-                time.sleep(args.baseline_seconds)
-                print(f"baseline: peak RSS {rss.peak_mib:.0f} MiB; {m.phase().summary()}")
-                rss.reset()
-                with ThreadPoolExecutor(args.bombs) as pool:
-                    bombs = list(
-                        pool.map(lambda _: post_bomb(port, bomb, args.timeout), range(args.bombs))
-                    )
-                time.sleep(0.5)
-                print(
-                    f"(a) {args.bombs} parallel pixel bombs ({args.bomb_side}x{args.bomb_side}, "
-                    f"{len(bomb) / 1024:.0f} KB): peak RSS {rss.peak_mib:.0f} MiB"
-                    + (" (killed at the cap)" if rss.killed else "")
-                    + f"; {m.phase().summary()}"
-                )
-                print(
-                    f"    answers {_counts(bombs)}; slowest {max(o.seconds for o in bombs):.1f} s"
-                )
-                if rss.killed:
-                    return
-                rss.reset()
-                with ThreadPoolExecutor(args.chunked) as pool:
-                    chunked = list(
-                        pool.map(
-                            lambda _: post_chunked(port, args.chunked_mib, args.timeout),
-                            range(args.chunked),
-                        )
-                    )
-                time.sleep(0.5)
-                print(
-                    f"(b) {args.chunked} parallel chunked bodies without a key (up to "
-                    f"{args.chunked_mib} MiB each): peak RSS {rss.peak_mib:.0f} MiB"
-                    + (" (killed at the cap)" if rss.killed else "")
-                    + f"; {m.phase().summary()}"
-                )
-                sent = ", ".join(f"{o.sent_mib:.1f}" for o in chunked)
-                slowest = max(o.seconds for o in chunked)
-                print(
-                    f"    answers {_counts(chunked)}; MiB sent before the answer: {sent}; "
-                    f"slowest {slowest:.1f} s"
-                )
+def _parallel(count: int, call: Callable[[], Outcome]) -> list[Outcome]:
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: call(), range(count)))
 
 
 def _counts(outcomes: list[Outcome]) -> dict[str, int]:
