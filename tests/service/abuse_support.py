@@ -116,3 +116,40 @@ def png_declaring(width: int, height: int, mode_bits: int = 1) -> bytes:
         + _png_chunk(b"IDAT", data)
         + _png_chunk(b"IEND", b"")
     )
+
+
+def stream_chunked(
+    port: int, path: str, headers: dict[str, str], limit_mib: int
+) -> tuple[int, int]:
+    """Stream a chunked body of up to ``limit_mib`` MiB to a real server on 127.0.0.1 until it
+    answers; returns (status, bytes sent before the answer). Bytes the kernel buffered after
+    the server stopped reading count as sent."""
+    import socket
+
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Transfer-Encoding: chunked"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    piece = f"{64 * 1024:x}\r\n".encode() + b"[" * (64 * 1024) + b"\r\n"
+    sent = 0
+    answer = b""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+        try:
+            while sent < limit_mib * 1024 * 1024:
+                sock.setblocking(False)
+                try:
+                    answer = sock.recv(4096)
+                except BlockingIOError:
+                    answer = b""
+                finally:
+                    sock.setblocking(True)
+                if answer:
+                    break
+                sock.sendall(piece)
+                sent += 64 * 1024
+        except OSError:  # the server answered and closed while we were still sending
+            pass
+        if not answer:
+            sock.settimeout(10)
+            answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 "), answer[:100]
+    return int(answer[9:12]), sent

@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 from hashwall.service.settings import Settings
-from tests.service.abuse_support import MULTIPART, drive, endless, multipart_file
+from tests.server_support import serve
+from tests.service.abuse_support import (
+    MULTIPART,
+    drive,
+    endless,
+    multipart_file,
+    stream_chunked,
+)
 from tests.service.conftest import Api
 from tests.service.takedown_helpers import raw_request
 
@@ -130,3 +138,13 @@ def test_deeply_nested_json_is_a_422_not_a_500(api: Api) -> None:
         "/v1/takedown/requests", data={"request": "{" * 50_000}, files={"file": ("a.txt", b"x")}
     )
     assert form.status_code == 422 and form.json()["error"]["field"] == "request"
+
+
+def test_real_server_answers_a_chunked_body_without_key_before_reading_it(tmp_path: Path) -> None:
+    # The same attack against `hashwall serve` (uvicorn, web app, production mode) on loopback.
+    with serve(tmp_path, "abuse-test-secret-0123456789", HASHWALL_ENV="production") as url:
+        port = int(url.rsplit(":", 1)[1])
+        headers = {"Content-Type": "application/json"}
+        status, sent = stream_chunked(port, "/v1/banks", headers, limit_mib=300)
+    assert status == 401
+    assert sent < 32 * 1024 * 1024  # socket buffers at most; not 300 MiB
