@@ -23,7 +23,6 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 from hashwall.hashing import HashOptions
 from hashwall.media.video import VideoLimits
@@ -45,12 +44,13 @@ def public_hash_options(settings: Settings) -> HashOptions:
     return HashOptions(max_pixels=settings.public_max_pixels, video_limits=limits)
 
 
-@dataclass(frozen=True)
 class Busy(Exception):
     """No slot: ``message`` for the person, ``retry_after`` in seconds."""
 
-    message: str
-    retry_after: int = RETRY_AFTER_SECONDS
+    def __init__(self, message: str, retry_after: int = RETRY_AFTER_SECONDS) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
 
 
 class UploadGate:
