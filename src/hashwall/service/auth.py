@@ -103,17 +103,24 @@ def create_api_key(db: Database, secret: str, role: Role, name: str = "") -> tup
     return row, key
 
 
-def lookup_key(db: Database, secret: str, key: str) -> Principal | None:
+def lookup_key(
+    db: Database, secret: str, key: str, legacy: tuple[str, ...] = ()
+) -> Principal | None:
+    """The holder of a valid, unrevoked key. ``legacy``: earlier secrets whose hashes are still
+    accepted (development data written under the published default); a key found that way
+    is re-hashed under ``secret`` at once, so it is looked up once per key at most."""
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
     digest = hash_key(key, secret)
     with db.session() as session:
-        row = session.scalars(
-            select(ApiKey).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
-        ).first()
-        if row is None or not hmac.compare_digest(row.key_hash, digest):
-            return None
-        return Principal(row.id, row.name, Role(row.role))
+        for candidate in (digest, *(hash_key(key, old) for old in legacy)):
+            row = session.scalars(
+                select(ApiKey).where(ApiKey.key_hash == candidate, ApiKey.revoked_at.is_(None))
+            ).first()
+            if row is not None and hmac.compare_digest(row.key_hash, candidate):
+                row.key_hash = digest
+                return Principal(row.id, row.name, Role(row.role))
+        return None
 
 
 _bearer_or_header = APIKeyHeader(
@@ -219,7 +226,14 @@ async def authenticate(
     state = request.app.state.hashwall
     digest = hash_key(key, state.settings.secret_key)
     principal: Principal | None = await state.key_cache.resolve(
-        digest, partial(lookup_key, state.db, state.settings.secret_key, key)
+        digest,
+        partial(
+            lookup_key,
+            state.db,
+            state.settings.secret_key,
+            key,
+            state.settings.legacy_secret_keys(),
+        ),
     )
     if principal is None:
         raise ApiError(401, "the API key is not valid or was revoked", "X-API-Key", challenge)

@@ -1,8 +1,9 @@
 """Service settings from ``HASHWALL_*`` environment variables (pydantic-settings).
 
-The secret key peppers stored API-key hashes. A development default keeps ``hashwall serve``
-one command on a laptop; ``HASHWALL_ENV=production`` refuses to start with it, because a known
-pepper turns a leaked database into offline-guessable keys.
+The secret key signs reviewer sessions and form tokens and peppers stored API-key hashes.
+There is no default (a published one let anyone forge a session cookie): development
+generates one into the data directory on first start, production demands an explicit strong
+value and refuses to start otherwise (:mod:`hashwall.service.secret_key`).
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hashwall.service.secret_key import (
+    PUBLISHED_DEVELOPMENT_SECRET,
+    SecretKeyError,
+    check_production_secret,
+    development_secret,
+)
 from hashwall.store.db import default_sqlite_url, normalize_database_url
-
-DEFAULT_SECRET_KEY = "hashwall-development-secret-change-me"
 
 
 class InsecureSettingsError(RuntimeError):
-    """Production mode with a default secret: the service refuses to start."""
+    """A missing, published or weak secret: the service refuses to start."""
 
 
 class Settings(BaseSettings):
@@ -29,7 +34,9 @@ class Settings(BaseSettings):
     #: SQLAlchemy URL; empty means a SQLite file ``hashwall.db`` inside ``data_dir``.
     database_url: str = ""
     data_dir: Path = Path("hashwall-data")
-    secret_key: str = Field(default=DEFAULT_SECRET_KEY, repr=False)
+    #: Empty: in development, the key in ``data_dir/secret-key`` (generated on first start);
+    #: production refuses to start without a strong one (at least 32 random bytes).
+    secret_key: str = Field(default="", repr=False)
     #: Largest accepted upload (media or bulk import file), in bytes.
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     #: How often each worker reads the change log written by the other workers.
@@ -131,14 +138,20 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _refuse_default_secrets(self) -> Settings:
-        if self.env == "production" and self.secret_key == DEFAULT_SECRET_KEY:
-            raise InsecureSettingsError(
-                "HASHWALL_ENV=production but HASHWALL_SECRET_KEY is the development default; "
-                "set HASHWALL_SECRET_KEY to a long random value (e.g. `openssl rand -hex 32`)"
-            )
-        if self.env == "production" and len(self.secret_key) < 16:
-            raise InsecureSettingsError("HASHWALL_SECRET_KEY must be at least 16 characters")
+    def _resolve_secret_key(self) -> Settings:
+        try:
+            if self.env == "production":
+                check_production_secret(self.secret_key)
+            elif self.secret_key == PUBLISHED_DEVELOPMENT_SECRET:
+                raise SecretKeyError(
+                    "HASHWALL_SECRET_KEY is the development default published in hashwall's "
+                    "source: anyone could sign sessions for this server; unset it (a random "
+                    "key is then kept in the data directory) or set a random value"
+                )
+            elif not self.secret_key:
+                self.secret_key = development_secret(self.data_dir)
+        except SecretKeyError as error:
+            raise InsecureSettingsError(str(error)) from None
         return self
 
     @model_validator(mode="after")
@@ -148,6 +161,14 @@ class Settings(BaseSettings):
 
         check_likeness_key(self)
         return self
+
+    def legacy_secret_keys(self) -> tuple[str, ...]:
+        """Secrets accepted for *reading* data written before this key (never for signing):
+        in development, the published default of earlier versions, so a development data
+        directory keeps its API keys, webhook secrets and likeness templates."""
+        if self.env == "development" and self.secret_key != PUBLISHED_DEVELOPMENT_SECRET:
+            return (PUBLISHED_DEVELOPMENT_SECRET,)
+        return ()
 
     @property
     def webhooks_may_reach_private(self) -> bool:

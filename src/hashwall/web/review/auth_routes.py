@@ -82,7 +82,9 @@ async def login(request: Request) -> Response:
     key = str(form.get("api_key") or "").strip()
     if not key:
         return _login_page(request, "Enter your API key.", 422)
-    principal = await run_in_threadpool(lookup_key, state.db, settings.secret_key, key)
+    principal = await run_in_threadpool(
+        lookup_key, state.db, settings.secret_key, key, settings.legacy_secret_keys()
+    )
     if principal is None:
         return _login_page(request, "This API key is not valid or was revoked.", 401)
     if not any(principal.can(permission) for permission in PAGE_PERMISSIONS):
