@@ -37,7 +37,7 @@ def test_0011_keeps_signal_rows_and_stops_reusing_their_ids(tmp_path: Path) -> N
         with db.session() as session:
             session.execute(delete(EntrySignal).where(EntrySignal.id == 7))
 
-        upgrade(db.engine)
+        upgrade(db.engine, "0011_signal_ids_never_reused")
 
         assert current_revision(db.engine) == "0011_signal_ids_never_reused"
         with db.session() as session:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +22,10 @@ pytest.importorskip("jinja2", reason="the server extra is not installed")
 
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import select
 
 from hashwall.service.settings import Settings
+from hashwall.store import ReviewSession, create_database
 from hashwall.web.app import create_app
 from hashwall.web.review import session as sessions
 from tests.conftest import textured_rgb
@@ -145,6 +148,65 @@ def test_logout_needs_the_token_and_clears_the_cookie(web: Web) -> None:
     done = web.client.post("/review/logout", data={"csrf": token}, follow_redirects=False)
     assert done.status_code == 303 and sessions.COOKIE not in web.client.cookies
     assert web.client.get("/review/matches", follow_redirects=False).status_code == 303
+
+
+def test_a_cookie_replayed_after_logout_is_no_session(web: Web) -> None:
+    """Issue 14, item 8: logging out used to delete only the browser's cookie; a copy of it
+    (a shared computer, a proxy log, malware) kept working for up to 8 hours."""
+    web.login("admin")
+    stolen = web.client.cookies[sessions.COOKIE]
+    assert web.client.get("/review/banks").status_code == 200
+    token = web.csrf("/review/matches")
+    done = web.client.post("/review/logout", data={"csrf": token}, follow_redirects=False)
+    assert done.status_code == 303
+    web.client.cookies.set(sessions.COOKIE, stolen, path="/review")
+    replayed = web.client.get("/review/banks", follow_redirects=False)
+    assert replayed.status_code == 303 and replayed.headers["location"] == "/review/login"
+    assert web.client.post(
+        "/review/banks", data={"name": "x"}, follow_redirects=False
+    ).status_code in (
+        303,
+        403,
+    )
+    assert web.api("GET", "/v1/banks").json() == []
+
+
+def test_logout_ends_only_that_session(web: Web) -> None:
+    web.login("reviewer")
+    first = web.client.cookies[sessions.COOKIE]
+    web.client.cookies.clear()
+    web.login("reviewer")  # the same key on a second device
+    second = web.client.cookies[sessions.COOKIE]
+    token = web.csrf("/review/matches")
+    web.client.post("/review/logout", data={"csrf": token})
+    web.client.cookies.set(sessions.COOKIE, first, path="/review")
+    assert web.client.get("/review/matches").status_code == 200
+    web.client.cookies.set(sessions.COOKIE, second, path="/review")
+    assert web.client.get("/review/matches", follow_redirects=False).status_code == 303
+
+
+def test_a_signed_cookie_without_a_server_side_session_is_refused(web: Web) -> None:
+    """A cookie that only carries a valid signature (from before the upgrade, or minted with
+    a leaked secret) is not enough: the session must exist on the server."""
+    keys = web.api("GET", "/v1/keys").json()
+    admin_id = next(k["id"] for k in keys if k["name"] == "admin")
+    forged = sessions.issue(SECRET, admin_id, time.time())
+    web.client.cookies.set(sessions.COOKIE, forged, path="/review")
+    assert web.client.get("/review/banks", follow_redirects=False).status_code == 303
+
+
+def test_revoking_the_key_deletes_its_sessions(web: Web, database_url: str) -> None:
+    web.login("reviewer")
+    keys = web.api("GET", "/v1/keys").json()
+    key_id = next(k["id"] for k in keys if k["name"] == "reviewer")
+    web.api("DELETE", f"/v1/keys/{key_id}")
+    db = create_database(database_url)
+    try:
+        with db.session() as session:
+            rows = session.scalars(select(ReviewSession).where(ReviewSession.key_id == key_id))
+            assert list(rows) == []
+    finally:
+        db.dispose()
 
 
 # ---------------------------------------------------------------------- roles

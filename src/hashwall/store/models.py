@@ -169,6 +169,23 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class ReviewSession(Base):
+    """A reviewer's log-in: the cookie is only valid while its row exists.
+
+    Why: a signed cookie alone could not be taken back, so logging out left it working until
+    it expired (8 h). Log-out deletes the row, revoking the key deletes all of its rows, and
+    a replayed cookie then finds none. Only a SHA-256 of the cookie's random session id is
+    stored, so reading this table gives no usable session."""
+
+    __tablename__ = "review_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
 class Change(Base):
     """Append-only log that worker processes tail to keep their in-memory index current."""
 
