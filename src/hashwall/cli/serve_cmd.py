@@ -26,7 +26,8 @@ def serve_command(
         ),
     ] = True,
 ) -> None:
-    """Serve the matching API (OpenAPI docs at /docs). Migrates the database first.
+    """Serve the matching API (schema at /openapi.json; /docs in development). Migrates the
+    database first.
 
     Example: hashwall serve --database-url postgresql://hashwall@db/hashwall --workers 4
     """

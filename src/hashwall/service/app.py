@@ -118,7 +118,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=_DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        # Swagger UI and ReDoc come from a CDN: off in production unless asked for (settings).
+        docs_url="/docs" if settings.interactive_docs else None,
+        redoc_url="/redoc" if settings.interactive_docs else None,
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)

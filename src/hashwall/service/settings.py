@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     #: FastAPI's native OpenTelemetry (traces, metrics, logs) when a provider is configured.
     #: Off by default: even unconfigured, its per-request checks cost ~3 % of a match.
     opentelemetry: bool = False
+    #: Interactive API docs at /docs and /redoc. They load Swagger UI and ReDoc scripts from a
+    #: CDN into the origin that serves /portal and /review, so a CDN compromise would run
+    #: there: unset, on in development and off in production. /openapi.json stays served.
+    api_docs: bool | None = None
     # Actions (docs/service.md, "Catalog, sweep and actions").
     #: Flood quarantine: an entry matching more distinct items than this within an hour is
     #: quarantined (a bank's ``flood_threshold`` overrides it).
@@ -169,6 +173,12 @@ class Settings(BaseSettings):
         if self.env == "development" and self.secret_key != PUBLISHED_DEVELOPMENT_SECRET:
             return (PUBLISHED_DEVELOPMENT_SECRET,)
         return ()
+
+    @property
+    def interactive_docs(self) -> bool:
+        if self.api_docs is not None:
+            return self.api_docs
+        return self.env == "development"
 
     @property
     def webhooks_may_reach_private(self) -> bool:
