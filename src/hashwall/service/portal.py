@@ -18,10 +18,11 @@ import hashlib
 import hmac
 import math
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -143,6 +144,24 @@ class Rule:
     lock: int
 
 
+#: How often one worker prunes a throttle scope (see :meth:`Throttles._prune_now_and_then`).
+PRUNE_SECONDS = 60.0
+_last_pruned: dict[tuple[str, str], float] = {}
+
+
+def prune_expired(db: Database, rule: Rule, now: datetime) -> int:
+    """Delete ``rule``'s counters whose window is over and that are not locked; how many."""
+    with db.session() as session:
+        result = session.execute(
+            delete(PortalThrottle).where(
+                PortalThrottle.scope == rule.scope,
+                PortalThrottle.window_start <= now - timedelta(seconds=rule.window),
+                or_(PortalThrottle.locked_until.is_(None), PortalThrottle.locked_until <= now),
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 class Throttles:
     """Counters in ``portal_throttles``, shared by every worker through the database.
 
@@ -163,6 +182,7 @@ class Throttles:
 
     def reserve(self, rule: Rule, value: str) -> Lock | None:
         """Count one attempt, or return the lock that refuses it."""
+        self._prune_now_and_then(rule)
         key = keyed(self.secret, rule.scope, value)
         for attempt in range(2):
             try:
@@ -171,6 +191,21 @@ class Throttles:
                 if attempt:
                     raise
         return None  # pragma: no cover - the loop returns or raises
+
+    def _prune_now_and_then(self, rule: Rule) -> None:
+        """Delete this scope's rows that no longer count, at most once per
+        :data:`PRUNE_SECONDS` per worker: the table holds only live counters.
+
+        Why: a row was kept forever per address (and per typed case number) ever seen, so the
+        table grew without bound, faster still with throw-away addresses. A row whose window
+        has passed and whose lock (if any) has run out means exactly what no row means (the
+        next attempt starts a fresh window), so deleting it changes no decision."""
+        now_monotonic = time.monotonic()
+        marker = (self.db.url, rule.scope)
+        if now_monotonic - _last_pruned.get(marker, -PRUNE_SECONDS) < PRUNE_SECONDS:
+            return
+        _last_pruned[marker] = now_monotonic
+        prune_expired(self.db, rule, datetime.now(UTC))
 
     def _reserve(self, rule: Rule, key: str) -> Lock | None:
         now = datetime.now(UTC)

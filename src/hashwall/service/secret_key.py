@@ -29,6 +29,8 @@ import string
 from collections import Counter
 from pathlib import Path
 
+from hashwall.store.private_files import private_dir
+
 #: The development default of earlier versions. It is public, so nothing is ever signed with
 #: it; in development only, values written under it (API-key hashes, sealed webhook secrets,
 #: likeness templates and revocation tokens) are still accepted for reading and re-keyed.
@@ -113,7 +115,7 @@ def development_secret(data_dir: Path) -> str:
         return _read(path)
     except FileNotFoundError:
         pass
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(data_dir)
     temporary = data_dir / f".{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hashwall.hashing.record import HashRecord, RecordFormatError, record_from_json
 from hashwall.service.auth import Permission, Principal, require
+from hashwall.service.client_address import client_key
 from hashwall.service.errors import ApiError, printable
 from hashwall.service.portal import (
     Lock,
@@ -200,7 +201,7 @@ def _validated(model: type[M], data: Any) -> M:
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_key(request)  # IPv6: the /64
 
 
 def _json(payload: dict[str, Any], status: int = 200) -> JSONResponse:

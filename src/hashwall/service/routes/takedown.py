@@ -21,6 +21,7 @@ from hashwall.cases.intake import IntakeError, RemovalRequest
 from hashwall.cases.states import TransitionError
 from hashwall.service import takedown
 from hashwall.service.auth import Permission, Principal, Role, authenticate, require
+from hashwall.service.client_address import client_key
 from hashwall.service.errors import ApiError
 from hashwall.service.portal import Rule, Throttles
 from hashwall.service.state import ServiceState, get_state
@@ -123,7 +124,7 @@ async def submit(request: Request, state: State) -> Any:
 
     JSON, or multipart with the request as JSON in `request` and an optional copy of the
     content in `file` (hashed, then deleted). Answers the case number and the deadline."""
-    client = request.client.host if request.client else "unknown"
+    client = client_key(request)  # IPv6: the /64
     rule = Rule("takedown-ip", state.settings.takedown_requests_per_ip_hour, 3600, 3600)
     throttles = Throttles(state.db, state.settings.secret_key)
     lock = await run_in_threadpool(throttles.reserve, rule, client)

@@ -17,6 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 from hashwall.cases.audit import AuditFormatError
 from hashwall.cases.casefile import Milestone, mark
 from hashwall.cases.pdf import PdfError
+from hashwall.service.client_address import client_key
 from hashwall.service.portal import Rule, Throttles
 from hashwall.service.state import ServiceState
 from hashwall.web.notices import bundle, case_form, views
@@ -42,7 +43,7 @@ async def _checked_form(request: Request) -> FormData:
     token = submitted if isinstance(submitted, str) else None
     if not csrf.check(secret, request.cookies.get(csrf.COOKIE), token, time.time()):
         raise PageError(403, STALE_FORM)
-    client = request.client.host if request.client else "unknown"
+    client = client_key(request)  # IPv6: the /64
     wait = await run_in_threadpool(_rate_limited, service_state(request), client)
     if wait is not None:
         message = f"Too many requests from your address; please try again in {wait} seconds."

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
 from hashwall.cases.intake import GOOD_FAITH_STATEMENT, IntakeError, validate_request
+from hashwall.service.client_address import client_key
 from hashwall.service.portal import Rule, Throttles
 from hashwall.service.state import ServiceState
 from hashwall.service.takedown import TakedownReceipt, submit_request
@@ -103,7 +104,7 @@ async def takedown_submit(request: Request) -> Response:
     ):
         raise PageError(403, STALE_FORM)
     parsed = request_form.parse(form, datetime.now(UTC))
-    client = request.client.host if request.client else "unknown"
+    client = client_key(request)  # IPv6: the /64
     wait = await run_in_threadpool(_rate_limited, state, client)
     if wait is not None:
         minutes = max(1, round(wait / 60))
