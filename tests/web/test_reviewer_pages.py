@@ -209,6 +209,20 @@ def test_revoking_the_key_deletes_its_sessions(web: Web, database_url: str) -> N
         db.dispose()
 
 
+def test_expired_sessions_are_pruned_at_login(web: Web, database_url: str) -> None:
+    keys = web.api("GET", "/v1/keys").json()
+    key_id = next(k["id"] for k in keys if k["name"] == "reviewer")
+    db = create_database(database_url)
+    try:
+        with db.session() as session:  # a log-in from nine hours ago: expired an hour ago
+            sessions.start(session, SECRET, key_id, time.time() - 9 * 3600)
+        web.login("reviewer")
+        with db.session() as session:
+            assert len(list(session.scalars(select(ReviewSession)))) == 1
+    finally:
+        db.dispose()
+
+
 # ---------------------------------------------------------------------- roles
 
 

@@ -118,7 +118,8 @@ def lookup_key(
                 select(ApiKey).where(ApiKey.key_hash == candidate, ApiKey.revoked_at.is_(None))
             ).first()
             if row is not None and hmac.compare_digest(row.key_hash, candidate):
-                row.key_hash = digest
+                if candidate != digest:  # a write only for a legacy hash, never per lookup
+                    row.key_hash = digest
                 return Principal(row.id, row.name, Role(row.role))
         return None
 
