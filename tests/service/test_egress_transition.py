@@ -8,7 +8,9 @@ webhooks, takedown and escalation calls, exchange fetches."""
 from __future__ import annotations
 
 import ipaddress
+import secrets
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -17,7 +19,7 @@ from hypothesis import strategies as st
 
 from hashwall.service.actions import egress
 from hashwall.service.errors import ApiError
-from hashwall.service.routes.exchange import check_egress
+from hashwall.service.exchange.feed import check_egress
 from hashwall.service.settings import Settings
 from hashwall.service.takedown import delivery
 from tests.service.conftest import Api
@@ -104,8 +106,26 @@ def test_takedown_calls_pass_the_same_check(settings: Settings) -> None:
 
 
 def test_exchange_fetches_pass_the_same_check(settings: Settings) -> None:
-    state = SimpleNamespace(settings=settings.model_copy(update={"env": "production"}))
+    production = settings.model_copy(update={"env": "production"})
     with pytest.raises(ApiError) as refused:
-        check_egress(state, "https://[2002:a9fe:a9fe::1]/v1", "StopNCII")  # type: ignore[arg-type]
-    assert refused.value.status == 409
-    check_egress(SimpleNamespace(settings=settings), "http://127.0.0.1:9/", "NCMEC")  # type: ignore[arg-type]
+        check_egress(production, "https://[2002:a9fe:a9fe::1]/v1", "StopNCII")
+    assert refused.value.status == 409 and "6to4" in refused.value.message
+    check_egress(settings, "http://127.0.0.1:9/", "NCMEC")  # development: a local fake is fine
+
+
+def test_the_exchange_cli_passes_the_same_check(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hashwall.cli.app import app as cli_app
+
+    result = CliRunner().invoke(
+        cli_app,
+        ["exchange", "stopncii", "--bank", "s", "--data-dir", str(tmp_path)],
+        env={
+            "HASHWALL_ENV": "production",
+            "HASHWALL_SECRET_KEY": secrets.token_hex(32),
+            "HASHWALL_STOPNCII_KEYS": "fetch-key,subscription-key,http://[64:ff9b::a9fe:a9fe]/v1",
+        },
+    )
+    assert result.exit_code == 2, result.output
+    assert "NAT64" in result.stderr and "not reachable" in result.stderr

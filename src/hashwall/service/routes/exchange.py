@@ -18,13 +18,12 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError
 
-from hashwall.service.actions.egress import vet
 from hashwall.service.auth import Permission, Principal, require
 from hashwall.service.errors import ApiError
 from hashwall.service.exchange import bundle as bundles
 from hashwall.service.exchange import pytx_files
 from hashwall.service.exchange.apply import ApplyResult
-from hashwall.service.exchange.feed import FetchedPage, FetchTotals
+from hashwall.service.exchange.feed import FetchedPage, FetchTotals, check_egress
 from hashwall.service.exchange.keys import bundle_key
 from hashwall.service.exchange.live import publish
 from hashwall.service.routes.common import Id, load_or_404
@@ -146,7 +145,7 @@ def fetch_stopncii(bank_id: Id, state: State, _: Curator) -> ExchangeResult:
     from hashwall.service.exchange import stopncii
 
     client = stopncii.client_from_env()
-    check_egress(state, client._base_url, "StopNCII")
+    check_egress(state.settings, client._base_url, "StopNCII")
     total, pages = ApplyResult(), 0
     try:
         for result in stopncii.fetch_pages(state.db, bank_id, client):
@@ -159,14 +158,6 @@ def fetch_stopncii(bank_id: Id, state: State, _: Curator) -> ExchangeResult:
     mark = stopncii.checkpoint(state.db, bank_id)
     update_time = mark.update_time if mark else None
     return result_out(total, pages=pages, checkpoint=update_time)
-
-
-def check_egress(state: ServiceState, url: str, source: str) -> None:
-    """409 when a source's configured URL leads to an address the server must not call
-    (the same rules as webhooks: actions/egress.py); the message names the address only."""
-    refused = vet(url, allow_private=state.settings.webhooks_may_reach_private).refused
-    if refused is not None:
-        raise ApiError(409, f"{source} is not reachable from this server: {refused}", "url")
 
 
 def _pull(state: ServiceState, pages: Iterator[FetchedPage], source: str) -> FetchTotals:
@@ -193,7 +184,7 @@ def fetch_ncmec(bank_id: Id, state: State, _: Curator) -> ExchangeResult:
     from hashwall.service.exchange import ncmec
 
     config = ncmec.config_from_env()
-    check_egress(state, config.base_url, "NCMEC")
+    check_egress(state.settings, config.base_url, "NCMEC")
     totals = _pull(state, ncmec.fetch_pages(state.db, bank_id, config), "NCMEC")
     mark = ncmec.checkpoint(state.db, bank_id, config)
     return result_out(
@@ -223,7 +214,7 @@ def fetch_threatexchange(
     from hashwall.service.exchange import threatexchange_graph as graph
 
     config = graph.config_from_env(privacy_group)
-    check_egress(state, config.client()._base_url, "ThreatExchange")
+    check_egress(state.settings, config.client()._base_url, "ThreatExchange")
     totals = _pull(state, graph.fetch_pages(state.db, bank_id, config), "ThreatExchange")
     mark = graph.checkpoint(state.db, bank_id, config)
     return result_out(
