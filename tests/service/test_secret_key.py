@@ -86,6 +86,22 @@ def test_development_generates_a_private_key_file_once(tmp_path: Path) -> None:
     assert not list(data.glob(".secret-key.*"))  # no temporary file left behind
 
 
+def test_an_unwritable_data_directory_is_a_clear_error(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from hashwall.cli.app import app as cli_app
+
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("a file where the data directory should be")
+    with pytest.raises(InsecureSettingsError, match="cannot keep the development secret key"):
+        Settings(data_dir=not_a_folder)
+    result = CliRunner().invoke(
+        cli_app, ["db", "upgrade", "--data-dir", str(not_a_folder)], env={"HASHWALL_SECRET_KEY": ""}
+    )
+    assert result.exit_code == 2 and "HASHWALL_SECRET_KEY" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_concurrent_first_starts_agree(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 

@@ -110,7 +110,16 @@ def check_production_secret(value: str) -> None:
 
 def development_secret(data_dir: Path) -> str:
     """The secret in ``data_dir/secret-key``, generated there (mode 0600) on first use."""
-    path = data_dir / SECRET_FILE
+    try:
+        return _read_or_create(data_dir, data_dir / SECRET_FILE)
+    except OSError as error:
+        raise SecretKeyError(
+            f"cannot keep the development secret key in {data_dir} ({error.strerror or error}): "
+            "choose a writable data directory or set HASHWALL_SECRET_KEY"
+        ) from None
+
+
+def _read_or_create(data_dir: Path, path: Path) -> str:
     try:
         return _read(path)
     except FileNotFoundError:
