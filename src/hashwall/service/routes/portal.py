@@ -66,7 +66,8 @@ REPORT_REMOVE = (
 )
 CSP = (
     "default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'self'; "
-    "img-src 'self' blob:; style-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "img-src 'self' blob:; media-src blob:; style-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; "
     "base-uri 'none'"
 )
 SECURITY_HEADERS = {
