@@ -11,7 +11,7 @@ record of the same file *and* of a re-encoded copy. The page may make no request
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -45,17 +45,46 @@ def panning_frames(seconds: float, seed: int = 3) -> list[NDArray[np.uint8]]:
     return frames
 
 
-def write_video(path: Path, frames: list[NDArray[np.uint8]], codec: str, **options: str) -> Path:
+def write_video(
+    path: Path, frames: Iterable[NDArray[np.uint8]], codec: str, **options: str
+) -> Path:
+    """Encode RGB frames at 25 fps (frame size from the first frame)."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=Fraction(FPS))
-        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        stream.pix_fmt = "yuv420p"
         stream.options = options
-        for rgb in frames:
+        for index, rgb in enumerate(frames):
+            if index == 0:
+                stream.height, stream.width = rgb.shape[:2]
             for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def write_clip(
+    path: Path, seconds: float, size: tuple[int, int], codec: str, keyframe_every: int = 0
+) -> Path:
+    """A longer, larger panning clip for benchmarks (frames made one at a time);
+    ``keyframe_every`` frames sets the GOP (0: the encoder's default, 250 frames)."""
+    width, height = size
+    scene = textured_rgb(4, (width * 2, height * 2))
+
+    def frames() -> Iterator[NDArray[np.uint8]]:
+        for index in range(int(seconds * FPS)):
+            t = index / FPS
+            x = int((width - 1) * (0.5 + 0.5 * np.sin(t * 0.9)))
+            y = int((height - 1) * (0.5 + 0.5 * np.cos(t * 0.7)))
+            yield np.ascontiguousarray(scene[y : y + height, x : x + width])
+
+    options = {"crf": "30", "b": "0"} if codec == "libvpx-vp9" else {"crf": "28"}
+    if codec == "libvpx-vp9":
+        options["deadline"] = "realtime"
+        options["cpu-used"] = "8"
+    if keyframe_every:
+        options["g"] = str(keyframe_every)
+    return write_video(path, frames(), codec, **options)
 
 
 def close_frames(browser_frames: list[dict[str, Any]], cli_frames: list[dict[str, Any]]) -> float:
@@ -149,3 +178,17 @@ def test_videos_over_the_cap_get_a_clear_message(
 ) -> None:
     run = hash_in_browser(browser, page_server, [clips["vp8"]], query="?maxSeconds=5")
     assert "longer than" in run.results[0]["error"] and "hashwall hash" in run.results[0]["error"]
+
+
+def test_hd_frames_are_downscaled_in_the_browser_and_still_agree(
+    browser: Any, page_server: PageServer, tmp_path: Path
+) -> None:
+    """720p frames are drawn at 512 px before hashing (3x faster); they stay close to the CLI's
+    full-size frames and the file matches."""
+    clip = write_clip(tmp_path / "hd.mp4", 4, (1280, 720), "libx264")
+    [result] = hash_in_browser(browser, page_server, [clip]).results
+    ours = result["record"]["signals"]["vpdq"]
+    theirs = python_record(clip)
+    assert len(ours) == 4
+    assert close_frames(ours, theirs["signals"]["vpdq"]) >= 0.95
+    assert matches(theirs, result["record"]) and matches(result["record"], theirs)

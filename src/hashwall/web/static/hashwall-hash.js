@@ -682,6 +682,13 @@ export const SECONDS_PER_HASH = 1;
 /** What a browser tab is asked to fingerprint: longer or larger videos get a clear message. */
 export const VIDEO_LIMITS = Object.freeze({ maxSeconds: 30 * 60, maxBytes: 1024 * 2 ** 20 });
 const DEFAULT_GIF_FRAME_MS = 100; // Pillow's duration for a frame that states none
+/**
+ * Video frames are drawn at most this many pixels on their longer side before hashing. PDQ
+ * keeps only 16x16 frequencies of a 64x64 downsample, so the browser's smooth downscale costs a
+ * few bits against the CLI's full-size frames (tests/web/test_browser_video.py checks 720p) and
+ * makes hashing a 720p frame about 3x faster (benchmarks/browser_video_bench.py).
+ */
+export const VIDEO_FRAME_SIDE = 512;
 
 /**
  * The vPDQ record of one decoded frame (RGBA): PDQ at the frame's own size (no 512 squash, no
@@ -710,6 +717,7 @@ function canvasOf(width, height) {
 /** RGBA pixels of anything drawImage takes (a <video>, a VideoFrame), composited on white. */
 function pixelsOf(source, width, height) {
   const context = canvasOf(width, height).getContext("2d", { willReadFrequently: true, alpha: false });
+  context.imageSmoothingQuality = "high";
   context.fillStyle = "#ffffff";
   context.fillRect(0, 0, width, height);
   context.drawImage(source, 0, 0, width, height);
@@ -802,8 +810,11 @@ export async function videoFrameHashes(file, { secondsPerHash = SECONDS_PER_HASH
     const loaded = once(video, "loadeddata", 60_000, "reading the video");
     video.src = url;
     await loaded;
-    const { duration, videoWidth: width, videoHeight: height } = video;
-    if (!width || !height) throw new Error("has no video track");
+    const { duration, videoWidth, videoHeight } = video;
+    if (!videoWidth || !videoHeight) throw new Error("has no video track");
+    const scale = Math.min(1, VIDEO_FRAME_SIDE / Math.max(videoWidth, videoHeight));
+    const width = Math.max(1, Math.round(videoWidth * scale));
+    const height = Math.max(1, Math.round(videoHeight * scale));
     if (!Number.isFinite(duration)) throw new Error("video length unknown (a stream, not a file)");
     if (duration > limits.maxSeconds) throw new Error(tooLong(duration, limits));
     const times = sampleTimes(duration, secondsPerHash);
