@@ -355,9 +355,8 @@ def test_valid_form_gives_a_receipt_and_the_case_reaches_the_queue(web: Web) -> 
     page = web.client.post("/takedown", data=_valid_form(token))
     assert page.status_code == 200, page.text
     case_id = re.search(r'id="case-number">([^<]+)<', page.text).group(1)  # type: ignore[union-attr]
-    assert (
-        'id="legal-due-at"' in page.text and _case_count(web) == 1
-    )  # the US 48 h behind the target
+    # All four regimes: a 24 h target first, the US 48 h legal deadline behind it.
+    assert 'id="legal-due-at"' in page.text and _case_count(web) == 1
     web.login("reviewer")
     queue = web.client.get("/review")
     assert queue.status_code == 200 and f'data-case="{case_id}"' in queue.text
@@ -460,3 +459,28 @@ def test_form_takes_an_anonymous_under_18_report(web: Web) -> None:
     for field in ("requester_name", "contact_email", "signature"):
         assert f'id="{field}-error"' in refused.text, field
     assert _case_count(web) == 1
+
+
+def test_case_page_records_an_esafety_notice_and_an_eu_provision(web: Web) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    token = web.csrf("/takedown")
+    page = web.client.post("/takedown", data=_valid_form(token, jurisdiction="EU"))
+    case_id = re.search(r'id="case-number">([^<]+)<', page.text).group(1)  # type: ignore[union-attr]
+    web.login("reviewer")
+    url = f"/review/requests/{case_id}"
+    session_token = web.csrf(url)
+    assert 'id="esafety-form"' in web.client.get(url).text
+    assert "internal target" in web.client.get(url).text
+    given = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    form = {"csrf": session_token, "given_at": given, "period_hours": "24", "reference": "E-9"}
+    recorded = web.client.post(f"{url}/esafety-notice", data=form)
+    assert recorded.status_code == 200, recorded.text
+    assert "legal deadline" in recorded.text and "case.regulator_notice" in recorded.text
+    short = web.client.post(f"{url}/esafety-notice", data={**form, "period_hours": "2"})
+    assert short.status_code == 422 and "at least 24 hours" in short.text
+    web.client.post(f"{url}/decision", data={"csrf": session_token, "event": "start_review"})
+    action = {"csrf": session_token, "event": "action", "legal_ground": "§ 201a StGB (Germany)"}
+    assert web.client.post(f"{url}/decision", data=action).status_code == 200
+    notice = web.client.get(f"{url}/notice").text
+    assert "§ 201a StGB (Germany)" in notice and "Art. 21" in notice
