@@ -231,13 +231,13 @@ def test_status_counts_matches_and_removals_per_platform(
 
     body = status(api, number, pin).json()
     assert body["platforms"] == [
-        {"platform": "matcher", "bank": "portal", "matches": 2, "removals": 1}
+        {"platform": "platform 1", "bank": "portal", "matches": 2, "removals": 1}
     ]
     assert (body["matches"], body["removals"]) == (2, 1)
     # Nothing else: no hashes, entry ids, labels or other cases.
     assert set(body) == {
-        "case_number", "state", "created_at", "withdrawn_at", "entries", "matches", "removals",
-        "platforms",
+        "case_number", "state", "matching", "created_at", "withdrawn_at", "entries",
+        "matches", "removals", "platforms",
     }  # fmt: skip
     text = json.dumps(body)
     assert "entry_id" not in text and "signals" not in text

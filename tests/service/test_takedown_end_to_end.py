@@ -126,10 +126,11 @@ def test_request_to_closed_case_with_signed_calls_and_a_verified_audit_chain(
     started = time.monotonic()
     receipt = _submit(api, png_bytes(11))
     elapsed = time.monotonic() - started
-    assert receipt["tasks_created"] == 3 and elapsed < 1.0, (receipt, elapsed)
+    assert "tasks_created" not in receipt and elapsed < 1.0, (receipt, elapsed)
     case_id = receipt["case_id"]
 
     case = api.call("GET", f"/v1/takedown/requests/{case_id}", "reviewer").json()
+    assert len(case["tasks"]) == 3  # the sweep ran before the answer
     assert sorted(t["content_id"] for t in case["tasks"]) == [
         "mirrored",
         "reencoded-q40",

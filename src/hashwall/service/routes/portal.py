@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -22,7 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 
 from hashwall.hashing.record import HashRecord, RecordFormatError, record_from_json
@@ -44,7 +45,7 @@ from hashwall.service.routes.entries import new_entry
 from hashwall.service.state import ServiceState, get_state
 from hashwall.service.system_banks import SystemBankError, ensure_bank
 from hashwall.signals.base import InvalidSignalValue
-from hashwall.store import ApiKey, Bank, Change, ChangeKind, Entry, EntryState, MatchRecord
+from hashwall.store import Bank, Change, ChangeKind, Entry, EntryState, MatchRecord
 from hashwall.store.portal_models import (
     CaseState,
     PortalCase,
@@ -380,34 +381,28 @@ def _status(state: ServiceState, case_id: int) -> dict[str, Any]:
         )
         rows = session.execute(
             select(
-                ApiKey.name,
                 MatchRecord.api_key_id,
                 Bank.name,
+                func.min(MatchRecord.id),
                 func.count(MatchRecord.id),
                 func.count(PortalRemoval.id),
             )
             .select_from(MatchRecord)
             .join(Bank, Bank.id == MatchRecord.bank_id)
-            .outerjoin(ApiKey, ApiKey.id == MatchRecord.api_key_id)
             .outerjoin(PortalRemoval, PortalRemoval.match_record_id == MatchRecord.id)
             .where(MatchRecord.entry_id.in_(entry_ids))
-            .group_by(ApiKey.name, MatchRecord.api_key_id, Bank.name)
+            .group_by(MatchRecord.api_key_id, Bank.name)
         ).all()
+        bank_enabled = session.scalar(select(Bank.enabled).where(Bank.id == case.bank_id))
         number, case_state = case.number, case.state
         created, withdrawn = case.created_at, case.withdrawn_at
-    platforms: list[dict[str, Any]] = [
-        {
-            "platform": name or (f"platform {key_id}" if key_id else "unknown platform"),
-            "bank": bank,
-            "matches": int(matches),
-            "removals": int(removals),
-        }
-        for name, key_id, bank, matches, removals in rows
-    ]
-    platforms.sort(key=lambda p: (p["platform"], p["bank"]))
+    platforms = _platforms(rows)
     return {
         "case_number": number,
         "state": case_state.value,
+        # False while an operator has the portal bank switched off: the page must not then
+        # tell the person their pictures are being matched.
+        "matching": case_state is CaseState.ACTIVE and bool(bank_enabled),
         "created_at": _iso(created),
         "withdrawn_at": _iso(withdrawn) if withdrawn else None,
         "entries": {
@@ -418,6 +413,29 @@ def _status(state: ServiceState, case_id: int) -> dict[str, Any]:
         "removals": sum(p["removals"] for p in platforms),
         "platforms": platforms,
     }
+
+
+def _platforms(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """Matches and removals per platform, named neutrally ("platform 1", "platform 2", in the
+    order they first matched): the API keys' names are the operator's internal labels (and
+    could name a partner), which a person holding a case number and PIN has no need of."""
+    first_seen: dict[int | None, int] = {}
+    for key_id, _bank, first, _matches, _removals in rows:
+        first_seen[key_id] = min(first_seen.get(key_id, first), first)
+    order = {
+        key_id: n for n, key_id in enumerate(sorted(first_seen, key=first_seen.__getitem__), 1)
+    }
+    platforms = [
+        {
+            "platform": f"platform {order[key_id]}",
+            "bank": bank,
+            "matches": int(matches),
+            "removals": int(removals),
+        }
+        for key_id, bank, _first, matches, removals in rows
+    ]
+    platforms.sort(key=lambda p: (int(p["platform"].split()[1]), p["bank"]))
+    return platforms
 
 
 def _iso(moment: datetime) -> str:

@@ -13,12 +13,14 @@ from hashwall.service.takedown.views import RequestDetail, RequestSummary, Taked
 
 
 class ReceiptOut(BaseModel):
+    """The public answer. It says nothing about what the catalog holds (no copies found, no
+    unknown ids), so it is the same whether or not the named content is hosted here."""
+
     case_id: str
     received_at: datetime
     due_at: datetime
     statutory_deadline: bool
     jurisdiction: str
-    tasks_created: int
 
 
 class SummaryOut(BaseModel):
@@ -89,7 +91,10 @@ class ConfirmIn(BaseModel):
 
 
 def receipt_out(receipt: TakedownReceipt) -> ReceiptOut:
-    return ReceiptOut(**asdict(receipt))
+    public = {
+        name: value for name, value in asdict(receipt).items() if name in ReceiptOut.model_fields
+    }
+    return ReceiptOut(**public)
 
 
 def _summary_dict(summary: RequestSummary) -> dict[str, Any]:
