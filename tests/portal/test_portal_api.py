@@ -299,6 +299,7 @@ def test_unknown_case_and_wrong_pin_look_the_same(
 def test_wrong_pins_lock_the_case_number_known_or_not(
     portal_api: PortalApi, records: list[dict[str, Any]]
 ) -> None:
+    """For the address that typed them (tests/portal/test_portal_pins.py: not for others)."""
     api = portal_api(portal_max_failed_pins=3, portal_lockout_seconds=2)
     created = create_case(api, records[:1])
     number, pin = created["case_number"], created["pin"]

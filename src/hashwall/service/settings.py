@@ -74,9 +74,17 @@ class Settings(BaseSettings):
     portal_max_records: int = Field(default=50, ge=1, le=1000)
     #: Largest portal submission body, in bytes.
     portal_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    #: Wrong PINs for one case number before it is locked for ``portal_lockout_seconds``.
+    #: Wrong PINs for one case number from one address (IPv6: one /64) before that address
+    #: may not try that case for ``portal_lockout_seconds``. The case itself is never
+    #: locked: a stranger must not be able to lock its owner out (docs/security.md).
     portal_max_failed_pins: int = Field(default=5, ge=1)
     portal_lockout_seconds: int = Field(default=3600, ge=1)
+    #: Wrong PINs for one case number from all addresses together per
+    #: ``portal_case_window_seconds``; past this budget the case is *slowed*: each address
+    #: gets only ``portal_slowed_pins_per_address`` tries at it per lock-out period.
+    portal_case_max_failed_pins: int = Field(default=20, ge=1)
+    portal_case_window_seconds: int = Field(default=3600, ge=1)
+    portal_slowed_pins_per_address: int = Field(default=2, ge=1)
     #: Wrong PINs from one client address per ``portal_ip_window_seconds`` before a pause.
     portal_ip_max_failed_pins: int = Field(default=20, ge=1)
     portal_ip_window_seconds: int = Field(default=900, ge=1)

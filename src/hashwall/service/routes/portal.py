@@ -14,6 +14,7 @@ import json
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -33,6 +34,7 @@ from hashwall.service.portal import (
     Lock,
     Rule,
     Throttles,
+    client_key,
     dummy_pin_hash,
     hash_pin,
     new_case_number,
@@ -42,6 +44,7 @@ from hashwall.service.portal import (
     verify_pin,
 )
 from hashwall.service.routes.entries import new_entry
+from hashwall.service.settings import Settings
 from hashwall.service.state import ServiceState, get_state
 from hashwall.service.system_banks import SystemBankError, ensure_bank
 from hashwall.signals.base import InvalidSignalValue
@@ -201,7 +204,7 @@ def _validated(model: type[M], data: Any) -> M:
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_key(request.client.host) if request.client else "unknown"
 
 
 def _json(payload: dict[str, Any], status: int = 200) -> JSONResponse:
@@ -215,13 +218,28 @@ def _throttles(state: ServiceState) -> Throttles:
     return Throttles(state.db, state.settings.secret_key)
 
 
-def _pin_rules(state: ServiceState) -> tuple[Rule, Rule]:
+@dataclass(frozen=True)
+class PinRules:
+    """The three PIN throttles (docs/security.md, "PINs"): per address over all cases, per
+    case over all addresses (a budget that slows, never locks), and per case and address."""
+
+    by_ip: Rule
+    by_case: Rule
+    settings: Settings
+
+    def by_case_and_ip(self, slowed: bool) -> Rule:
+        s = self.settings
+        limit = s.portal_slowed_pins_per_address if slowed else s.portal_max_failed_pins
+        return Rule("pin-case-ip", limit, s.portal_lockout_seconds, s.portal_lockout_seconds)
+
+
+def _pin_rules(state: ServiceState) -> PinRules:
     s = state.settings
     by_ip = Rule("pin-ip", s.portal_ip_max_failed_pins, s.portal_ip_window_seconds,
                  s.portal_ip_window_seconds)  # fmt: skip
-    by_case = Rule("pin-case", s.portal_max_failed_pins, s.portal_lockout_seconds,
-                   s.portal_lockout_seconds)  # fmt: skip
-    return by_ip, by_case
+    by_case = Rule("pin-case", s.portal_case_max_failed_pins, s.portal_case_window_seconds,
+                   s.portal_case_window_seconds)  # fmt: skip
+    return PinRules(by_ip, by_case, s)
 
 
 def _minutes(seconds: int) -> str:
@@ -230,10 +248,10 @@ def _minutes(seconds: int) -> str:
 
 
 def _locked(lock: Lock) -> ApiError:
-    if lock.scope == "pin-case":
+    if lock.scope == "pin-case-ip":
         message = (
-            "too many wrong PINs for this case number: it is locked for "
-            f"{_minutes(lock.retry_after)}"
+            "too many wrong PINs for this case number from your network: it is locked for "
+            f"you for {_minutes(lock.retry_after)}"
         )
         field = "case_number"
     elif lock.scope == "pin-ip":
@@ -259,10 +277,16 @@ def _open_case(state: ServiceState, client: str, credentials: CaseCredentials) -
     pin = normalize_pin(credentials.pin)
     if pin is None:
         raise ApiError(422, "a PIN is 8 letters and digits, like 4FJX-8WQP", "body.pin")
-    by_ip, by_case = _pin_rules(state)
+    rules = _pin_rules(state)
     throttles = _throttles(state)
-    lock = throttles.reserve(by_ip, client) or throttles.reserve(by_case, number)
+    lock = throttles.reserve(rules.by_ip, client)
     if lock is not None:
+        raise _locked(lock)
+    slowed = throttles.tally(rules.by_case, number) >= rules.by_case.limit
+    by_case_and_ip = rules.by_case_and_ip(slowed)
+    lock = throttles.reserve(by_case_and_ip, _case_and_client(number, client))
+    if lock is not None:
+        throttles.release(rules.by_case, number)  # refused unchecked: not a guess at the case
         raise _locked(lock)
     with state.db.session() as session:
         found = session.execute(
@@ -271,9 +295,15 @@ def _open_case(state: ServiceState, client: str, credentials: CaseCredentials) -
     stored = found.pin_hash if found is not None else dummy_pin_hash(state.settings.portal_scrypt_n)
     if not verify_pin(pin, stored) or found is None:
         raise ApiError(403, _WRONG, "pin", dict(_NO_STORE))
-    throttles.release(by_ip, client)
-    throttles.release(by_case, number, reset=True)
+    # A right PIN is no failure: give back its slots, and forget this address's failures.
+    throttles.release(rules.by_ip, client)
+    throttles.release(rules.by_case, number)
+    throttles.release(by_case_and_ip, _case_and_client(number, client), reset=True)
     return int(found.id)
+
+
+def _case_and_client(number: str, client: str) -> str:
+    return f"{number}|{client}"
 
 
 # ---------------------------------------------------------------------- cases
