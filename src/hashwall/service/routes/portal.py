@@ -445,7 +445,7 @@ def _status(state: ServiceState, case_id: int) -> dict[str, Any]:
     }
 
 
-def _platforms(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+def _platforms(rows: Sequence[Row[int | None, str, int, int, int]]) -> list[dict[str, Any]]:
     """Matches and removals per platform, named neutrally ("platform 1", "platform 2", in the
     order they first matched): the API keys' names are the operator's internal labels (and
     could name a partner), which a person holding a case number and PIN has no need of."""
@@ -455,17 +455,14 @@ def _platforms(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
     order = {
         key_id: n for n, key_id in enumerate(sorted(first_seen, key=first_seen.__getitem__), 1)
     }
-    platforms = [
-        {
-            "platform": f"platform {order[key_id]}",
-            "bank": bank,
-            "matches": int(matches),
-            "removals": int(removals),
-        }
+    numbered = sorted(
+        (order[key_id], bank, int(matches), int(removals))
         for key_id, bank, _first, matches, removals in rows
+    )
+    return [
+        {"platform": f"platform {n}", "bank": bank, "matches": matches, "removals": removals}
+        for n, bank, matches, removals in numbered
     ]
-    platforms.sort(key=lambda p: (int(p["platform"].split()[1]), p["bank"]))
-    return platforms
 
 
 def _iso(moment: datetime) -> str:
