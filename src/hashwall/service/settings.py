@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     #: Flood quarantine: an entry matching more distinct items than this within an hour is
     #: quarantined (a bank's ``flood_threshold`` overrides it).
     flood_threshold: int = Field(default=100, ge=1)
+    #: The same for banks the public fills (portal, takedown) unless the bank sets its own:
+    #: low, because anyone can add their entries (docs/security.md, "Public entries").
+    public_flood_threshold: int = Field(default=10, ge=1)
     #: Webhook deliveries: attempts before giving up, first retry delay, longest delay.
     webhook_max_attempts: int = Field(default=8, ge=1, le=100)
     webhook_backoff_seconds: float = Field(default=5.0, gt=0)

@@ -63,6 +63,8 @@ router = APIRouter(tags=["portal"])
 State = Annotated[ServiceState, Depends(get_state)]
 
 STATIC = Path(__file__).resolve().parents[2] / "web" / "static"
+#: ``banks.entry_source`` of the portal bank: anyone may open a case, without an account.
+PORTAL_SOURCE = "portal"
 TAKE_IT_DOWN = "https://takeitdown.ncmec.org"
 CSP = (
     "default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'self'; "
@@ -316,6 +318,7 @@ def _portal_bank(state: ServiceState) -> int:
             state.settings.portal_bank,
             description="Hashes submitted by the people pictured (hashwall /portal)",
             action="review",
+            source=PORTAL_SOURCE,
         )
     except SystemBankError:
         raise ApiError(503, "the portal bank could not be created; try again", None) from None

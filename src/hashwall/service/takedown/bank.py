@@ -14,9 +14,17 @@ from hashwall.service.system_banks import ensure_bank
 if TYPE_CHECKING:
     from hashwall.service.state import ServiceState
 
+#: ``banks.entry_source`` of the takedown bank: anyone may file a removal request.
+TAKEDOWN_SOURCE = "takedown"
 DESCRIPTION = "Hashes of content named in removal requests (hashwall takedown)"
 
 
 def takedown_bank(state: ServiceState) -> int:
     """The id of the takedown bank, creating it when missing (race-safe across workers)."""
-    return ensure_bank(state, state.settings.takedown_bank, description=DESCRIPTION, action=None)
+    return ensure_bank(
+        state,
+        state.settings.takedown_bank,
+        description=DESCRIPTION,
+        action=None,
+        source=TAKEDOWN_SOURCE,
+    )
