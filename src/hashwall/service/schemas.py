@@ -6,7 +6,15 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from hashwall.signals import pdq, vpdq
 
@@ -342,7 +350,9 @@ class KeyOut(BaseModel):
     prefix: str
     role: str
     banks: list[int] | None = Field(
-        default=None, validation_alias="bank_ids", description="The banks it may change; null: all."
+        default=None,
+        validation_alias=AliasChoices("bank_ids", "banks"),
+        description="The banks it may change; null: all.",
     )
     created_at: datetime
     revoked_at: datetime | None
