@@ -141,7 +141,8 @@ def test_request_to_closed_case_with_signed_calls_and_a_verified_audit_chain(
     blocked = api.call(
         "POST", "/v1/match/upload", "matcher", files={"files": ("x.jpg", copies["mirrored"])}
     )
-    assert blocked.json()["results"][0]["matched"]  # re-uploads are refused at once
+    # Re-uploads are caught at once; a public bank's match asks for review, not automation.
+    assert blocked.json()["results"][0]["needs_review"]
 
     _event(api, case_id, "start_review")
     _event(api, case_id, "action")
