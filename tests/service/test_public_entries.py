@@ -160,3 +160,25 @@ def test_keys_limited_to_banks_cannot_change_other_banks(api: Api) -> None:
     assert unknown.status_code == 422 and unknown.json()["error"]["field"] == "banks"
     admin = api.call("POST", "/v1/keys", json={"role": "admin", "banks": [mine["id"]]})
     assert admin.status_code == 422
+
+
+def test_review_new_entries_holds_public_entries_until_a_reviewer_reinstates(api: Api) -> None:
+    first = portal_case(api, flip(PDQ_A, 40))  # creates the portal bank
+    bank = bank_named(api, "portal")
+    setting = {"review_new_entries": True}
+    url = f"/v1/banks/{bank['id']}"
+    assert api.call("PATCH", url, "curator", json=setting).status_code == 403
+    assert api.call("PATCH", url, "admin", json=setting).status_code == 200
+    held = portal_case(api, PDQ_A)
+    assert query(api, PDQ_A)["results"][0]["banks"] == []  # not matching yet
+    (waiting,) = api.call("GET", "/v1/quarantine", "reviewer").json()["entries"]
+    assert waiting["entry"]["case_ref"] == held["case_number"]
+    decided = api.call("POST", f"/v1/quarantine/{waiting['entry']['id']}/decision", "reviewer",
+                       json={"decision": "reinstate"})  # fmt: skip
+    assert decided.status_code == 200, decided.text
+    assert query(api, PDQ_A)["results"][0]["needs_review"]
+    # Withdrawal still stops matching at once, whatever the state.
+    for case in (held, first):
+        credentials = {"case_number": case["case_number"], "pin": case["pin"]}
+        assert api.client.post("/v1/portal/cases/withdraw", json=credentials).status_code == 200
+    assert query(api, PDQ_A)["results"][0]["banks"] == []

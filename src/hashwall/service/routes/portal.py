@@ -43,6 +43,7 @@ from hashwall.service.portal import (
     normalize_pin,
     verify_pin,
 )
+from hashwall.service.public_entries import hold_for_review, holds_new_entries
 from hashwall.service.routes.entries import new_entry
 from hashwall.service.settings import Settings
 from hashwall.service.state import ServiceState, get_state
@@ -383,6 +384,8 @@ def _create_case(state: ServiceState, body: CaseCreate) -> dict[str, Any]:
                 session.add(case)
                 session.add_all(entries)
                 session.flush()
+                if holds_new_entries(session, bank_id):
+                    hold_for_review(session, entries)
                 session.add_all(PortalCaseEntry(case_id=case.id, entry_id=e.id) for e in entries)
                 session.add_all(Change(kind=ChangeKind.ENTRY, target_id=e.id) for e in entries)
                 case_id = case.id
