@@ -78,7 +78,7 @@ def test_ipv6_clients_are_counted_per_64() -> None:
 
 def test_brute_force_takes_centuries_with_the_default_settings() -> None:
     """The arithmetic of docs/security.md: with A addresses (IPv6: /64 networks), at most
-    ``case budget + A x slowed tries`` guesses per lock-out period reach one case."""
+    ``min(5 A, case budget + 2 A)`` guesses per lock-out period reach one case."""
     s = Settings()
     pins = len(ALPHABET) ** 8  # 31^8 = 852,891,037,441 (about 40 bits)
     expected_guesses = (pins + 1) / 2
@@ -86,9 +86,8 @@ def test_brute_force_takes_centuries_with_the_default_settings() -> None:
     assert s.portal_lockout_seconds == s.portal_case_window_seconds == hour
     year = 365.25 * 24 * hour
     for addresses, at_least_years in ((1, 10**6), (10_000, 2_000), (1_000_000, 20)):
-        per_period = s.portal_case_max_failed_pins + addresses * s.portal_slowed_pins_per_address
-        # ...and never more than each address's own limit over all cases.
-        per_address_cap = s.portal_ip_max_failed_pins * hour / s.portal_ip_window_seconds
-        per_period = min(per_period, addresses * per_address_cap)
+        slowed = s.portal_case_max_failed_pins + addresses * s.portal_slowed_pins_per_address
+        # ...and never more than each address's own limit on the case.
+        per_period = min(slowed, addresses * s.portal_max_failed_pins)
         years = expected_guesses / per_period * s.portal_lockout_seconds / year
         assert years > at_least_years, (addresses, years)

@@ -1,8 +1,10 @@
 """The takedown bank: where the hashes of every removal request go.
 
 Created on the first request under the configured name. Its entries are ordinary active bank
-entries, so the normal match path (``/v1/match/...``, catalog registration) blocks re-uploads
+entries, so the normal match path (``/v1/match/...``, catalog registration) catches re-uploads
 of the content at once. It has no bank action: the removal tasks of the case are its action.
+Anyone can file a request, so it is a public bank (``entry_source = "takedown"``): its matches
+ask for review (``needs_review``) rather than automatic action, unless an admin opts it in.
 """
 
 from __future__ import annotations
