@@ -113,6 +113,8 @@ def test_public_entries_are_quarantined_at_a_low_flood_threshold(
 
 
 def test_curators_cannot_switch_the_public_banks_off(api: Api) -> None:
+    early = api.call("POST", "/v1/banks", "curator", json={"name": "portal", "enabled": False})
+    assert early.status_code == 403 and early.json()["error"]["field"] == "name"
     created = portal_case(api, PDQ_A)
     bank = bank_named(api, "portal")
     url = f"/v1/banks/{bank['id']}"

@@ -38,6 +38,10 @@ def create_bank(
 ) -> BankOut:
     if principal.banks is not None:
         raise ApiError(403, "this API key is limited to some banks: it cannot create banks", None)
+    public_names = (state.settings.portal_bank, state.settings.takedown_bank)
+    if body.name in public_names and principal.role is not Role.ADMIN:
+        # Made ahead of the first submission (disabled, say), it would be the public bank.
+        raise ApiError(403, f"only an admin may create the bank {body.name!r}", "name")
     try:
         with state.db.session() as session:
             bank = Bank(**body.model_dump())
