@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     #: Flood quarantine: an entry matching more distinct items than this within an hour is
     #: quarantined (a bank's ``flood_threshold`` overrides it).
     flood_threshold: int = Field(default=100, ge=1)
+    #: The same for banks the public fills (portal, takedown) unless the bank sets its own:
+    #: low, because anyone can add their entries (docs/security.md, "Public entries").
+    public_flood_threshold: int = Field(default=10, ge=1)
     #: Webhook deliveries: attempts before giving up, first retry delay, longest delay.
     webhook_max_attempts: int = Field(default=8, ge=1, le=100)
     webhook_backoff_seconds: float = Field(default=5.0, gt=0)
@@ -74,9 +77,17 @@ class Settings(BaseSettings):
     portal_max_records: int = Field(default=50, ge=1, le=1000)
     #: Largest portal submission body, in bytes.
     portal_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    #: Wrong PINs for one case number before it is locked for ``portal_lockout_seconds``.
+    #: Wrong PINs for one case number from one address (IPv6: one /64) before that address
+    #: may not try that case for ``portal_lockout_seconds``. The case itself is never
+    #: locked: a stranger must not be able to lock its owner out (docs/security.md).
     portal_max_failed_pins: int = Field(default=5, ge=1)
     portal_lockout_seconds: int = Field(default=3600, ge=1)
+    #: Wrong PINs for one case number from all addresses together per
+    #: ``portal_case_window_seconds``; past this budget the case is *slowed*: each address
+    #: gets only ``portal_slowed_pins_per_address`` tries at it per lock-out period.
+    portal_case_max_failed_pins: int = Field(default=20, ge=1)
+    portal_case_window_seconds: int = Field(default=3600, ge=1)
+    portal_slowed_pins_per_address: int = Field(default=2, ge=1)
     #: Wrong PINs from one client address per ``portal_ip_window_seconds`` before a pause.
     portal_ip_max_failed_pins: int = Field(default=20, ge=1)
     portal_ip_window_seconds: int = Field(default=900, ge=1)
