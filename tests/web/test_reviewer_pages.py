@@ -431,7 +431,8 @@ def test_valid_form_gives_a_receipt_and_the_case_reaches_the_queue(web: Web) -> 
     page = web.client.post("/takedown", data=_valid_form(token))
     assert page.status_code == 200, page.text
     case_id = re.search(r'id="case-number">([^<]+)<', page.text).group(1)  # type: ignore[union-attr]
-    assert "legal deadline, US" in page.text and _case_count(web) == 1
+    # All four regimes: a 24 h target first, the US 48 h legal deadline behind it.
+    assert 'id="legal-due-at"' in page.text and _case_count(web) == 1
     web.login("reviewer")
     queue = web.client.get("/review")
     assert queue.status_code == 200 and f'data-case="{case_id}"' in queue.text
@@ -505,3 +506,57 @@ def test_form_with_an_uploaded_copy_only(web: Web) -> None:
     receipt = web.client.post("/takedown", data=form, files=files)
     assert receipt.status_code == 200 and 'id="case-number">C-' in receipt.text
     assert _case_count(web) == 1
+
+
+def test_form_promises_what_the_platform_does_not_the_requesters_home(web: Web) -> None:
+    page = web.client.get("/takedown")
+    # All four regimes by default: a 24 h target, the US 48 h the legal limit behind it.
+    assert "We aim to decide within 24 hours" in page.text
+    assert "allows at most 48 hours" in page.text
+    assert "legal deadline of your jurisdiction" not in page.text
+    assert "sets the legal deadline" not in page.text
+    assert "takeitdown.ncmec.org" in page.text and "childline.org.uk" in page.text
+    token = web.csrf("/takedown")
+    receipt = web.client.post("/takedown", data=_valid_form(token, jurisdiction="AU"))
+    assert receipt.status_code == 200, receipt.text
+    assert "(our own target)" in receipt.text and 'id="legal-due-at"' in receipt.text
+    assert "eSafety removal notice" in receipt.text  # why AU's 24 h is only a target here
+
+
+def test_form_takes_an_anonymous_under_18_report(web: Web) -> None:
+    token = web.csrf("/takedown")
+    form = _valid_form(token, requester_name="", contact_email="", signature="", under_18="yes")
+    receipt = web.client.post("/takedown", data=form)
+    assert receipt.status_code == 200, receipt.text
+    assert 'id="under18-routes"' in receipt.text and "Report Remove" in receipt.text
+    del form["under_18"]
+    refused = web.client.post("/takedown", data=form)
+    assert refused.status_code == 422
+    for field in ("requester_name", "contact_email", "signature"):
+        assert f'id="{field}-error"' in refused.text, field
+    assert _case_count(web) == 1
+
+
+def test_case_page_records_an_esafety_notice_and_an_eu_provision(web: Web) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    token = web.csrf("/takedown")
+    page = web.client.post("/takedown", data=_valid_form(token, jurisdiction="EU"))
+    case_id = re.search(r'id="case-number">([^<]+)<', page.text).group(1)  # type: ignore[union-attr]
+    web.login("reviewer")
+    url = f"/review/requests/{case_id}"
+    session_token = web.csrf(url)
+    assert 'id="esafety-form"' in web.client.get(url).text
+    assert "internal target" in web.client.get(url).text
+    given = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    form = {"csrf": session_token, "given_at": given, "period_hours": "24", "reference": "E-9"}
+    recorded = web.client.post(f"{url}/esafety-notice", data=form)
+    assert recorded.status_code == 200, recorded.text
+    assert "legal deadline" in recorded.text and "case.regulator_notice" in recorded.text
+    short = web.client.post(f"{url}/esafety-notice", data={**form, "period_hours": "2"})
+    assert short.status_code == 422 and "at least 24 hours" in short.text
+    web.client.post(f"{url}/decision", data={"csrf": session_token, "event": "start_review"})
+    action = {"csrf": session_token, "event": "action", "legal_ground": "§ 201a StGB (Germany)"}
+    assert web.client.post(f"{url}/decision", data=action).status_code == 200
+    notice = web.client.get(f"{url}/notice").text
+    assert "§ 201a StGB (Germany)" in notice and "Art. 21" in notice

@@ -87,16 +87,37 @@ class Principal:
     key_id: int
     name: str
     role: Role
+    #: The banks this key may change (``None``: every bank). A curator key given to one
+    #: partner's integration should not be able to edit, fill or empty other banks.
+    banks: frozenset[int] | None = None
 
     def can(self, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS[self.role]
 
+    def may_change(self, bank_id: int) -> bool:
+        return self.banks is None or bank_id in self.banks
 
-def create_api_key(db: Database, secret: str, role: Role, name: str = "") -> tuple[ApiKey, str]:
-    """Store a new key and return it with the plaintext key (never retrievable again)."""
+    def check_bank(self, bank_id: int, field: str | None = "bank_id") -> None:
+        """403 unless this key may change ``bank_id`` (checked after the bank was found, so
+        an unknown bank is still a 404)."""
+        if not self.may_change(bank_id):
+            raise ApiError(403, f"this API key is limited to other banks (not {bank_id})", field)
+
+
+def create_api_key(
+    db: Database, secret: str, role: Role, name: str = "", banks: list[int] | None = None
+) -> tuple[ApiKey, str]:
+    """Store a new key and return it with the plaintext key (never retrievable again);
+    ``banks`` limits it to those banks."""
     key = generate_key()
     with db.session() as session:
-        row = ApiKey(name=name, prefix=key[:8], key_hash=hash_key(key, secret), role=role.value)
+        row = ApiKey(
+            name=name,
+            prefix=key[:8],
+            key_hash=hash_key(key, secret),
+            role=role.value,
+            bank_ids=sorted(set(banks)) if banks is not None else None,
+        )
         session.add(row)
         session.flush()
         session.expunge(row)
@@ -120,7 +141,10 @@ def lookup_key(
             if row is not None and hmac.compare_digest(row.key_hash, candidate):
                 if candidate != digest:  # a write only for a legacy hash, never per lookup
                     row.key_hash = digest
-                return Principal(row.id, row.name, Role(row.role))
+                banks = (
+                    frozenset(int(b) for b in row.bank_ids) if row.bank_ids is not None else None
+                )
+                return Principal(row.id, row.name, Role(row.role), banks)
         return None
 
 
@@ -241,16 +265,27 @@ async def authenticate(
     return principal
 
 
-def require(permission: Permission) -> object:
-    """A dependency: the caller must hold ``permission`` (403 otherwise)."""
+#: Permissions that change a bank: a key limited to some banks holds them for those only.
+BANK_WRITES = frozenset({Permission.BANKS_WRITE, Permission.ENTRIES_WRITE, Permission.WEBHOOKS})
 
-    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+
+def require(permission: Permission) -> object:
+    """A dependency: the caller must hold ``permission`` (403 otherwise); on a route with a
+    ``{bank_id}`` a bank-limited key must be limited to that bank. (Routes that reach a bank
+    through an entry or a webhook call :meth:`Principal.check_bank` themselves.)"""
+
+    async def check(
+        request: Request, principal: Annotated[Principal, Depends(authenticate)]
+    ) -> Principal:
         if not principal.can(permission):
             raise ApiError(
                 403,
                 f"role {principal.role.value!r} may not do this (needs {permission.value!r})",
                 "X-API-Key",
             )
+        bank_id = request.path_params.get("bank_id")
+        if permission in BANK_WRITES and bank_id is not None and str(bank_id).isdigit():
+            principal.check_bank(int(bank_id))
         return principal
 
     return Depends(check)

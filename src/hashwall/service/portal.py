@@ -9,7 +9,13 @@ being read out over the phone or copied by hand; input is normalised (case, spac
 * Throttles live in the database (every worker sees them) and are keyed by an HMAC of the
   client address or of the case number *as typed* - never the address or number in clear.
   Counting wrong PINs per typed case number, whether the case exists or not, makes the
-  lock-out of a real case indistinguishable from that of an unknown one.
+  throttling of a real case indistinguishable from that of an unknown one.
+* Nothing a stranger does can lock the owner out (issue 14, item 6): wrong PINs lock out
+  the *address* that typed them (for all cases, and sooner for that one case), never the
+  case. A per-case budget, once spent, only *slows* the case down: every address then gets
+  a couple of tries at it per lock-out period, so a distributed guesser gains little and the
+  owner, from an address with no failures of its own, still gets in. docs/security.md has
+  the arithmetic.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ import hmac
 import math
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +37,7 @@ from sqlalchemy.orm import Session
 from hashwall.store import Database
 from hashwall.store.portal_models import PortalThrottle
 
+T = TypeVar("T")
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _GROUP = 4
 CASE_PREFIX = "HW"
@@ -184,13 +193,38 @@ class Throttles:
         """Count one attempt, or return the lock that refuses it."""
         self._prune_now_and_then(rule)
         key = keyed(self.secret, rule.scope, value)
+        return self._retrying(lambda: self._reserve(rule, key))
+
+    def tally(self, rule: Rule, value: str) -> int:
+        """Count one attempt in ``rule.window`` without ever refusing it; the count *before*
+        it. (A budget that slows others down, where a lock would let a stranger lock out the
+        owner.)"""
+        key = keyed(self.secret, rule.scope, value)
+        return self._retrying(lambda: self._tally(rule, key))
+
+    @staticmethod
+    def _retrying(count: Callable[[], T]) -> T:
         for attempt in range(2):
             try:
-                return self._reserve(rule, key)
+                return count()
             except IntegrityError:  # two workers inserted the first row at once: count again
                 if attempt:
                     raise
-        return None  # pragma: no cover - the loop returns or raises
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _tally(self, rule: Rule, key: str) -> int:
+        now = datetime.now(UTC)
+        with self.db.session() as session:
+            row = self._row(session, rule, key)
+            if row is None:
+                session.add(PortalThrottle(scope=rule.scope, key=key, count=1, window_start=now))
+                return 0
+            started = _aware(row.window_start) or now
+            if now - started >= timedelta(seconds=rule.window):
+                row.count, row.window_start = 0, now
+            before = row.count
+            row.count += 1
+        return before
 
     def _prune_now_and_then(self, rule: Rule) -> None:
         """Delete this scope's rows that no longer count, at most once per

@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     #: Flood quarantine: an entry matching more distinct items than this within an hour is
     #: quarantined (a bank's ``flood_threshold`` overrides it).
     flood_threshold: int = Field(default=100, ge=1)
+    #: The same for banks the public fills (portal, takedown) unless the bank sets its own:
+    #: low, because anyone can add their entries (docs/security.md, "Public entries").
+    public_flood_threshold: int = Field(default=10, ge=1)
     #: Webhook deliveries: attempts before giving up, first retry delay, longest delay.
     webhook_max_attempts: int = Field(default=8, ge=1, le=100)
     webhook_backoff_seconds: float = Field(default=5.0, gt=0)
@@ -85,9 +88,17 @@ class Settings(BaseSettings):
     portal_max_records: int = Field(default=50, ge=1, le=1000)
     #: Largest portal submission body, in bytes.
     portal_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    #: Wrong PINs for one case number before it is locked for ``portal_lockout_seconds``.
+    #: Wrong PINs for one case number from one address (IPv6: one /64) before that address
+    #: may not try that case for ``portal_lockout_seconds``. The case itself is never
+    #: locked: a stranger must not be able to lock its owner out (docs/security.md).
     portal_max_failed_pins: int = Field(default=5, ge=1)
     portal_lockout_seconds: int = Field(default=3600, ge=1)
+    #: Wrong PINs for one case number from all addresses together per
+    #: ``portal_case_window_seconds``; past this budget the case is *slowed*: each address
+    #: gets only ``portal_slowed_pins_per_address`` tries at it per lock-out period.
+    portal_case_max_failed_pins: int = Field(default=20, ge=1)
+    portal_case_window_seconds: int = Field(default=3600, ge=1)
+    portal_slowed_pins_per_address: int = Field(default=2, ge=1)
     #: Wrong PINs from one client address per ``portal_ip_window_seconds`` before a pause.
     portal_ip_max_failed_pins: int = Field(default=20, ge=1)
     portal_ip_window_seconds: int = Field(default=900, ge=1)
@@ -125,6 +136,16 @@ class Settings(BaseSettings):
     takedown_escalation_url: str = Field(default="", max_length=2000)
     #: Deadline overrides, e.g. ``EU=12h,soon_due_within=4h,escalate_before=6h``.
     takedown_deadlines: str = Field(default="", max_length=500)
+    #: The legal regimes this platform is subject to (a US covered platform, a service offered
+    #: in the EU, a UK-regulated service, one eSafety can give notices to): US, EU, UK, AU.
+    #: A request's deadline is the soonest of theirs, wherever the requester lives.
+    takedown_regimes: str = Field(default="US,EU,UK,AU", max_length=100)
+    #: Set true once the UK's 48-hour duty (Online Safety Act 2023 s. 20A) is commenced; until
+    #: then the UK deadline is an internal target (docs/legal.md).
+    takedown_uk_48h_in_force: bool = False
+    #: The national provision EU decisions rely on when the reviewer names none, e.g.
+    #: "§ 201a StGB (Germany)": the statement of reasons must cite national law (docs/legal.md).
+    takedown_eu_legal_ground: str = Field(default="", max_length=500)
     #: Removal requests one client address may submit per hour (the intake is public).
     takedown_requests_per_ip_hour: int = Field(default=20, ge=1)
     #: Form posts one client address may make to the survivor's notice tool (/notices) per

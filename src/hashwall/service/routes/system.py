@@ -21,7 +21,7 @@ from hashwall.service.schemas import (
 )
 from hashwall.service.state import ServiceState, get_state
 from hashwall.service.uploads import hash_upload
-from hashwall.store import ApiKey, MatchRecord, ReviewSession
+from hashwall.store import ApiKey, Bank, MatchRecord, ReviewSession
 
 router = APIRouter(prefix="/v1")
 State = Annotated[ServiceState, Depends(get_state)]
@@ -68,7 +68,15 @@ def create_key(
     body: KeyCreate, state: State, _: Annotated[Principal, require(Permission.KEYS_ADMIN)]
 ) -> KeyCreated:
     """Create an API key; the key is in this response only."""
-    row, key = create_api_key(state.db, state.settings.secret_key, Role(body.role), body.name)
+    if body.banks:
+        with state.db.session() as session:
+            known = set(session.scalars(select(Bank.id).where(Bank.id.in_(body.banks))))
+        missing = sorted(set(body.banks) - known)
+        if missing:
+            raise ApiError(422, f"no bank with id {missing[0]}", "banks")
+    row, key = create_api_key(
+        state.db, state.settings.secret_key, Role(body.role), body.name, body.banks
+    )
     return KeyCreated(**KeyOut.model_validate(row, from_attributes=True).model_dump(), key=key)
 
 

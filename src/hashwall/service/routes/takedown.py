@@ -10,6 +10,7 @@ Everything else needs a key. The routes only translate: the work is in
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -31,6 +32,7 @@ from hashwall.service.takedown.schemas import (
     DetailOut,
     EventIn,
     ReceiptOut,
+    RegulatorNoticeIn,
     SummaryList,
     TaskOut,
     detail_out,
@@ -189,13 +191,46 @@ def event(
     try:
         return detail_out(
             takedown.decide(
-                state, case_id, body.event, actor=actor_of(principal), reason=body.reason
+                state,
+                case_id,
+                body.event,
+                actor=actor_of(principal),
+                reason=body.reason,
+                legal_ground=body.legal_ground,
             )
         )
     except takedown.TakedownNotFound as error:
         raise _not_found(error, "case_id") from None
     except TransitionError as error:
         raise _conflict(error) from None
+
+
+@router.post("/v1/takedown/requests/{case_id}/regulator-notices", response_model=DetailOut)
+def regulator_notice(
+    case_id: CaseId,
+    body: RegulatorNoticeIn,
+    state: State,
+    principal: Annotated[Principal, require(Permission.REVIEW)],
+) -> DetailOut:
+    """Record an eSafety removal notice (Online Safety Act 2021 (Cth) ss 77-79): the case's
+    deadline becomes the notice's 24 hours (or the longer period allowed) when that is sooner,
+    as a legal deadline. 409 for a decided case, 422 for a notice dated in the future."""
+    try:
+        view = takedown.record_esafety_notice(
+            state,
+            case_id,
+            given_at=body.given_at,
+            period=timedelta(hours=body.period_hours),
+            reference=body.reference,
+            actor=actor_of(principal),
+        )
+    except takedown.TakedownNotFound as error:
+        raise _not_found(error, "case_id") from None
+    except TransitionError as error:
+        raise _conflict(error, "case_id") from None
+    except ValueError as error:
+        raise ApiError(422, str(error), "given_at") from None
+    return detail_out(view)
 
 
 @router.get(

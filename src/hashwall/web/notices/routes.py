@@ -16,6 +16,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from hashwall.cases.audit import AuditFormatError
 from hashwall.cases.casefile import Milestone, mark
+from hashwall.cases.notices import render_all
 from hashwall.cases.pdf import PdfError
 from hashwall.service.client_address import client_key
 from hashwall.service.portal import Rule, Throttles
@@ -61,8 +62,8 @@ def _rate_limited(state: ServiceState, client: str) -> int | None:
 
 def _generated(case: CaseText, chain: Chain) -> Chain:
     """The chain with ``notice.generated``, as ``hashwall notice generate`` records it."""
-    notices = bundle.by_host(case.case, datetime.now(UTC))
-    data = {"notices": [{"host": n.host, "form": n.form.value} for g in notices for n in g.notices]}
+    notices = render_all(case.case, datetime.now(UTC))
+    data = {"notices": [{"host": n.host, "form": n.form.value} for n in notices]}
     return append(chain, datetime.now(UTC), "notice.generated", case.case.case_id, data)
 
 

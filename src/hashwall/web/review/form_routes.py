@@ -22,6 +22,7 @@ from hashwall.service.client_address import client_key
 from hashwall.service.portal import Rule, Throttles
 from hashwall.service.state import ServiceState
 from hashwall.service.takedown import TakedownReceipt, submit_request
+from hashwall.service.takedown.config import deadline_config
 from hashwall.web.review import csrf, request_form
 from hashwall.web.review.access import STALE_FORM, service_state
 from hashwall.web.review.auth_routes import set_form_cookie
@@ -46,6 +47,7 @@ def _form_page(
         "errors": errors or {},
         "jurisdictions": request_form.JURISDICTIONS,
         "statement": GOOD_FAITH_STATEMENT,
+        "promise": request_form.promise(deadline_config(settings), datetime.now(UTC)),
     }
     response = render("takedown_form.html", context, status)
     set_form_cookie(response, settings, token)
