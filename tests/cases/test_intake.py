@@ -44,14 +44,29 @@ def test_a_valid_request_is_normalised() -> None:
 
 
 def test_every_missing_field_is_named() -> None:
+    identity = "is required (only a report of a picture or video taken when the person shown was "
     assert errors_of({}) == {
-        "requester_name": "is required",
-        "contact_email": "is required",
+        "requester_name": identity + "under 18 may leave it out)",
+        "contact_email": identity + "under 18 may leave it out)",
         "relation": "is required",
         "good_faith": "is required",
-        "signature": "is required",
+        "signature": identity + "under 18 may leave it out)",
         "jurisdiction": "is required",
     }
+
+
+def test_an_under_18_report_may_be_anonymous() -> None:
+    """DSA Art. 16(2)(c): no name or email needed for child sexual abuse material."""
+    anonymous = valid(requester_name="", contact_email="", signature=None, under_18=True)
+    request = validate_request(anonymous, START)
+    assert request.under_18 and request.anonymous
+    assert set(errors_of({**anonymous, "under_18": False})) == {
+        "requester_name",
+        "contact_email",
+        "signature",
+    }
+    # Given anyway, they are still checked.
+    assert "contact_email" in errors_of({**anonymous, "contact_email": "nope"})
 
 
 def test_field_messages() -> None:
@@ -114,8 +129,13 @@ def test_receive_writes_one_entry_or_nothing(tmp_path: Path) -> None:
         case_ids=lambda now: "C-TEST",
     )
     assert receipt.case_id == "C-TEST"
-    assert receipt.due_at == START + timedelta(hours=24) and receipt.statutory_deadline
+    # The platform's regimes set the deadline, not where the requester lives: the soonest is
+    # a 24 h internal target, the US 48 h the legal deadline behind it.
+    assert receipt.due_at == START + timedelta(hours=24) and not receipt.statutory_deadline
+    assert receipt.legal_due_at == START + timedelta(hours=48)
     [entry] = audit.entries_for_case("C-TEST")
+    assert entry.data["legal_due_at"] == receipt.legal_due_at.isoformat()
+    assert entry.data["deadline_basis"] == receipt.deadline_basis
     assert entry.action == "case.received" and entry.data["request"]["jurisdiction"] == "AU"
     assert entry.data["good_faith_statement"] == GOOD_FAITH_STATEMENT
     assert check(audit).intact
@@ -126,3 +146,19 @@ def test_case_ids_look_right() -> None:
 
     first, second = new_case_id(START), new_case_id(START)
     assert first.startswith("C-20260519-") and len(first) == 19 and first != second
+
+
+def test_uk_report_elements_are_checked() -> None:
+    from hashwall.cases.uk_report import UK_REPORT_ELEMENTS, uk_report_gaps
+
+    assert uk_report_gaps(validate_request(valid(), START)) == []
+    assert uk_report_gaps(validate_request(valid(urls=[]), START)) == ["location"]
+    anonymous = valid(requester_name="", contact_email="", signature=None, under_18=True)
+    gaps = uk_report_gaps(validate_request(anonymous, START))
+    assert gaps == ["reporter", "declaration", "contact"]
+    assert [e.name for e in UK_REPORT_ELEMENTS] == [
+        "reporter",
+        "location",
+        "declaration",
+        "contact",
+    ]

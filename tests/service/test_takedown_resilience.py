@@ -166,7 +166,8 @@ def test_escalation_fires_once_before_the_deadline(
         state, raw_request(hashes=[{"signal_type": "md5", "signal_value": "a" * 32}])
     )
     assert fire_escalations(state) == 0
-    clock.advance(timedelta(hours=41, minutes=59))  # 48 h deadline, 6 h escalation lead
+    # All four regimes by default: a 24 h internal target is the soonest; 6 h escalation lead.
+    clock.advance(timedelta(hours=17, minutes=59))
     assert fire_escalations(state) == 0
     clock.advance(timedelta(minutes=2))
     fire_escalations(state)

@@ -48,6 +48,8 @@ def test_form_to_notices_and_a_download_in_the_browser(
     notice = page.locator(NOTICE)
     assert "TAKE IT DOWN Act request" in notice.locator("h4").inner_text()
     assert URL in notice.locator("pre").inner_text()
+    assert "TAKE IT DOWN removal form" in notice.locator("dl.facts").inner_text()
+    assert "the FTC's complaint page" in page.inner_text("#guidance")
     assert page.locator('[id="notice-pics.example-dmca"]').count() == 0
     assert "intact" in page.inner_text("#audit-status")
 

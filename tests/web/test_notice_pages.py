@@ -156,7 +156,7 @@ def test_form_gives_each_host_its_forms_and_dmca_only_for_a_copyright_owner(web:
     assert notice_ids(page) == [
         "pics.example-take_it_down",
         "forum.example.eu-dsa",
-        "board.example.au-esafety",
+        "esafety-report",
     ]
     assert "dmca-warning" not in page.text
     owner = web.form(valid_form(owns_copyright="yes"))
@@ -165,9 +165,12 @@ def test_form_gives_each_host_its_forms_and_dmca_only_for_a_copyright_owner(web:
         "pics.example-take_it_down",
         "pics.example-dmca",
         "forum.example.eu-dsa",
-        "board.example.au-esafety",
+        "esafety-report",
     ]
     assert 'id="dmca-warning"' in owner.text
+    advice = html.unescape(owner.text)
+    assert "512(g)(2)(C)" in advice and "411(a)" in advice
+    assert '<a href="https://dmca.copyright.gov/"' in owner.text
     body = bodies(owner)[1]
     assert "NOTICE OF CLAIMED INFRINGEMENT under 17 U.S.C. 512(c)(3)" in body
     assert US_URL in body and f"pdq: {PDQ_A}" in body
@@ -182,6 +185,8 @@ def test_explicit_dmca_without_copyright_and_a_uk_host_without_forms_are_refused
     found = errors(page)
     assert "DMCA notice refused" in found["hosts-0-forms"]
     assert "no notice form is defined for UK hosts" in found["hosts-2-forms"]
+    assert "the site's own reporting process" in found["hosts-2-forms"]
+    assert "https://revengepornhelpline.org.uk/" in found["hosts-2-forms"]
     assert 'value="dmca" checked' in page.text  # what was ticked stays ticked
 
 
@@ -204,6 +209,58 @@ def test_hashwall_hash_json_lines_can_be_pasted(web: Web) -> None:
         assert expected in body
 
 
+def test_each_notice_says_how_to_send_it(web: Web) -> None:
+    page = web.form(valid_form())
+    assert page.status_code == 200, errors(page)
+    text = html.unescape(page.text)
+    assert "<dt>How to send</dt><dd>Submit through pics.example's TAKE IT DOWN removal form" in (
+        text
+    )
+    assert "Paste into eSafety's online report form" in text
+    assert "the FTC's complaint page is" in text
+    assert "Email draft to</dt><dd>abuse@pics.example" not in text  # no recipient for it
+    assert "Email draft to</dt><dd>dsa@forum.example.eu" in text
+    ireland = web.form(valid_form(member_state="Ireland"))
+    assert "the national provision of Ireland" in " ".join(bodies(ireland)[1].split())
+
+
+def test_an_australian_resident_with_only_a_us_host_gets_esafety_text(web: Web) -> None:
+    blank = {f"hosts-{i}-{f}": "" for i in (1, 2) for f in ("name", "contact", "jurisdiction")}
+    page = web.form(
+        valid_form(jurisdiction="AU", **blank, **{"hosts-1-urls": "", "hosts-2-urls": ""})
+    )
+    assert page.status_code == 200, errors(page)
+    assert notice_ids(page) == ["pics.example-take_it_down", "esafety-report"]
+    report = bodies(page)[1]
+    assert "The person shown ordinarily lives in Australia." in report
+    assert US_URL in report and "https://pics.example/p/2" in report
+    us_only = web.form(valid_form(**blank, **{"hosts-1-urls": "", "hosts-2-urls": ""}))
+    assert notice_ids(us_only) == ["pics.example-take_it_down"]
+
+
+def test_under_18_routing_and_the_anonymous_dsa_notice(web: Web) -> None:
+    start = web.client.get("/notices")
+    assert 'name="under_18_when_taken"' in start.text
+    assert 'href="https://takeitdown.ncmec.org/"' in start.text
+    refused = web.form(valid_form(anonymous_dsa_notice="yes"))
+    assert refused.status_code == 422
+    assert "DSA Art. 16(2)(c)" in errors(refused)["anonymous_dsa_notice"]
+    page = web.form(valid_form(under_18_when_taken="yes", anonymous_dsa_notice="yes"))
+    assert page.status_code == 200, errors(page)
+    box = re.search(
+        r'<section class="warning under-18" id="under-18".*?</section>', page.text, re.S
+    )
+    assert box and page.text.index('id="under-18"') < page.text.index('id="keep"')
+    assert 'href="https://takeitdown.ncmec.org/"' in box.group(0)
+    assert "Report Remove" in box.group(0) and "childline.org.uk" in box.group(0)
+    dsa = bodies(page)[1]
+    assert "Robin Sample" not in dsa and EMAIL not in dsa
+    assert "Article 16(2)(c)" in dsa
+    assert EMAIL in bodies(page)[0]  # TAKE IT DOWN still needs contact details
+    saved = yaml.safe_load(web.download(page, "robin-1.yaml").text)
+    assert saved["under_18_when_taken"] is True and saved["anonymous_dsa_notice"] is True
+
+
 # ------------------------------------------------------------------------------- downloads
 
 
@@ -220,9 +277,9 @@ def test_downloads_txt_eml_pdf_and_zip_are_no_store_files(web: Web) -> None:
 
     eml = web.download(page, f"{stem}.eml")
     message = email.message_from_bytes(eml.content, policy=policy.default)
-    assert message["To"] == "abuse@pics.example"
+    assert message["To"] is None  # submitted through the site's own removal form
     assert message["From"] == f"Robin Sample <{EMAIL}>"
-    assert message["Subject"].startswith("Removal request under the TAKE IT DOWN Act")
+    assert message["Subject"].startswith("Removal request under 47 U.S.C. § 223a")
     assert message["X-Unsent"] == "1"
     content = message.get_body(("plain",))
     assert content is not None and US_URL in content.get_content()

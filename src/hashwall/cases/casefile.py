@@ -101,12 +101,19 @@ class CaseFile(_Strict):
     relation: Literal["depicted_person", "authorised"]
     depicted_person: str | None = None  # their name, when acting on their behalf
     authority: str | None = None  # required with relation: authorised
-    jurisdiction: Jurisdiction  # where the requester lives
+    # Where the person shown ordinarily lives (the requester, when it is them). AU adds the
+    # eSafety report for every host (Online Safety Act 2021 (Cth) s 32), wherever the sites are.
+    jurisdiction: Jurisdiction
     description: str = Field(min_length=1, max_length=4000)  # neutral description of the image
     consent_statement: str | None = None  # facts showing it was shared without consent
     owns_copyright: bool = False
     copyright_work: str | None = None  # e.g. "a photograph I took of myself in 2023"
     legal_reference: str | None = None  # optional: the national law the survivor relies on
+    member_state: str | None = Field(default=None, max_length=100)  # whose law, for DSA notices
+    # Taken when the person shown was under 18: the tool points to NCMEC's Take It Down and
+    # Report Remove, and DSA notices may then leave out name and email (DSA Art. 16(2)(c)).
+    under_18_when_taken: bool = False
+    anonymous_dsa_notice: bool = False  # only with under_18_when_taken
     evidence_notes: str | None = None
     hashes: list[ContentHash] = Field(default_factory=list)
     signature: str | None = None  # typed full name: signs the notices electronically
@@ -116,6 +123,11 @@ class CaseFile(_Strict):
     def _authority(self) -> CaseFile:
         if self.relation == "authorised" and not self.authority:
             raise ValueError("authority is required when relation is authorised")
+        if self.anonymous_dsa_notice and not self.under_18_when_taken:
+            raise ValueError(
+                "anonymous_dsa_notice needs under_18_when_taken: true (DSA Art. 16(2)(c) lets "
+                "a notice leave out name and email only for child sexual abuse offences)"
+            )
         return self
 
     def find_url(self, url: str) -> UrlRecord:
@@ -168,9 +180,23 @@ def _kind(path: Path) -> str:
     return "JSON" if path.suffix.lower() == ".json" else "YAML"
 
 
+#: Flags added after the first case files: written only when true, so a saved case file
+#: stays readable by versions of hashwall that do not know them.
+_LATER_FLAGS = ("under_18_when_taken", "anonymous_dsa_notice")
+
+
+def case_data(case: CaseFile) -> dict[str, Any]:
+    """The case as the plain mapping a case file holds (unset fields left out)."""
+    data = case.model_dump(mode="json", exclude_none=True)
+    for flag in _LATER_FLAGS:
+        if data.get(flag) is False:
+            del data[flag]
+    return data
+
+
 def save_case(case: CaseFile, path: Path) -> None:
     """Write atomically in the file's own format."""
-    data = case.model_dump(mode="json", exclude_none=True)
+    data = case_data(case)
     if path.suffix.lower() == ".json":
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     else:

@@ -26,13 +26,17 @@ from pydantic import (
 
 from hashwall.cases.audit import AuditStore
 from hashwall.cases.clock import Clock, require_aware
-from hashwall.cases.deadlines import DeadlineConfig, Jurisdiction, deadline_for
+from hashwall.cases.deadlines import Deadline, DeadlineConfig, Jurisdiction, request_deadline
+from hashwall.cases.uk_report import uk_report_gaps
 from hashwall.signals.base import InvalidSignalValue
 from hashwall.signals.registry import get_signal
 
+#: 47 U.S.C. s. 223a(a)(1)(B)(iii) asks for the *depicted person's* good-faith belief, so an
+#: authorised requester affirms that person's belief, not their own (docs/legal.md).
 GOOD_FAITH_STATEMENT = (
-    "I have a good faith belief that the intimate visual depiction identified in this request "
-    "is not consensual, and the information in this request is accurate."
+    "The person shown (I, or the person I am authorised to act for) has a good faith belief "
+    "that the intimate visual depiction identified in this request is not consensual, and the "
+    "information in this request is accurate."
 )
 MAX_ITEMS = 1000
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;.]{2,}$")
@@ -73,24 +77,38 @@ class Signature(BaseModel):
 
 
 class RemovalRequest(BaseModel):
+    """A removal request as the platform received it.
+
+    ``under_18`` marks content taken when the person shown was under 18: such a report may
+    be anonymous (no name, email or signature), as DSA Art. 16(2)(c) allows for child sexual
+    abuse material; every other request needs all three (47 U.S.C. s. 223a(a)(1)(B)).
+    ``jurisdiction`` is where the requester lives: it chooses the laws a decision cites, not
+    the deadline, which follows the platform's own obligations."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
-    requester_name: str = Field(min_length=1, max_length=200)
-    contact_email: str = Field(max_length=254)
+    requester_name: str = Field(default="", max_length=200)
+    contact_email: str = Field(default="", max_length=254)
     relation: Literal["depicted_person", "authorised"]
     authority_description: str | None = Field(default=None, max_length=2000)
     urls: list[str] = Field(default_factory=list, max_length=MAX_ITEMS)
     catalog_ids: list[str] = Field(default_factory=list, max_length=MAX_ITEMS)
     hashes: list[ContentHash] = Field(default_factory=list, max_length=MAX_ITEMS)
     good_faith: bool
-    signature: Signature
+    signature: Signature | None = None
     jurisdiction: Jurisdiction
     description: str | None = Field(default=None, max_length=4000)
+    under_18: bool = False
+
+    @property
+    def anonymous(self) -> bool:
+        """No name, email or signature: allowed only for under-18 reports."""
+        return not (self.requester_name and self.contact_email and self.signature)
 
     @field_validator("contact_email")
     @classmethod
     def _email(cls, value: str) -> str:
-        if not _EMAIL.match(value):
+        if value and not _EMAIL.match(value):
             raise ValueError("is not an email address (like name@example.org)")
         return value
 
@@ -137,8 +155,39 @@ class IntakeError(ValueError):
         self.errors = errors
 
 
+_IDENTITY_REQUIRED = (
+    "is required (only a report of a picture or video taken when the person shown was under "
+    "18 may leave it out)"
+)
+
+
+def _identity_errors(request: RemovalRequest) -> list[FieldError]:
+    """Name, email and signature: all required, unless an under-18 report leaves them out."""
+    if request.under_18:
+        return []
+    missing = [
+        FieldError(name, _IDENTITY_REQUIRED)
+        for name, value in (
+            ("requester_name", request.requester_name),
+            ("contact_email", request.contact_email),
+            ("signature", request.signature),
+        )
+        if not value
+    ]
+    return missing
+
+
+def _missing_identity(raw: Mapping[str, Any]) -> list[FieldError]:
+    """The identity fields a request without ``under_18`` lacks, named even when other fields
+    failed validation, so a person sees every problem at once."""
+    if raw.get("under_18") is True:
+        return []
+    names = ("requester_name", "contact_email", "signature")
+    return [FieldError(name, _IDENTITY_REQUIRED) for name in names if not raw.get(name)]
+
+
 def _cross_field_errors(request: RemovalRequest, now: datetime) -> list[FieldError]:
-    errors = []
+    errors = _identity_errors(request)
     if request.relation == "authorised" and not (request.authority_description or "").strip():
         errors.append(
             FieldError(
@@ -151,12 +200,18 @@ def _cross_field_errors(request: RemovalRequest, now: datetime) -> list[FieldErr
         errors.append(
             FieldError("content", "identify the content: give at least one URL, catalog id or hash")
         )
-    if _normal_name(request.signature.full_name) != _normal_name(request.requester_name):
+    if request.signature is not None:
+        errors.extend(_signature_errors(request.signature, request.requester_name, now))
+    return errors
+
+
+def _signature_errors(signature: Signature, requester_name: str, now: datetime) -> list[FieldError]:
+    errors = []
+    if _normal_name(signature.full_name) != _normal_name(requester_name):
         errors.append(
             FieldError("signature.full_name", "must be your full name exactly as in requester_name")
         )
-    skew = (request.signature.signed_at - now).total_seconds()
-    if skew > SIGNATURE_SKEW_SECONDS:
+    if (signature.signed_at - now).total_seconds() > SIGNATURE_SKEW_SECONDS:
         errors.append(FieldError("signature.signed_at", "lies in the future"))
     return errors
 
@@ -191,7 +246,7 @@ def validate_request(raw: Mapping[str, Any], now: datetime) -> RemovalRequest:
     try:
         request = RemovalRequest.model_validate(dict(raw))
     except ValidationError as error:
-        raise IntakeError(_pydantic_errors(error)) from None
+        raise IntakeError(_pydantic_errors(error) + _missing_identity(raw)) from None
     errors = _cross_field_errors(request, require_aware(now, "now"))
     if errors:
         raise IntakeError(errors)
@@ -205,6 +260,8 @@ class Receipt:
     due_at: datetime
     statutory_deadline: bool
     jurisdiction: Jurisdiction
+    legal_due_at: datetime | None = None
+    deadline_basis: str = ""
 
 
 def new_case_id(now: datetime) -> str:
@@ -228,7 +285,7 @@ def receive(
     the audit data because the case needs it; nothing here logs it."""
     now = require_aware(clock.now(), "now")
     request = validate_request(raw, now)
-    deadline = deadline_for(now, request.jurisdiction, deadlines)
+    deadline = request_deadline(now, deadlines, incomplete_for=incomplete_regimes(request))
     case_id = case_ids(now)
     audit.append(
         actor="requester",
@@ -237,9 +294,38 @@ def receive(
         data={
             "request": request.model_dump(mode="json"),
             "good_faith_statement": GOOD_FAITH_STATEMENT,
-            "due_at": deadline.due_at.isoformat(),
-            "statutory_deadline": deadline.statutory,
+            **deadline_record(deadline),
             "state": "received",
         },
     )
-    return Receipt(case_id, now, deadline.due_at, deadline.statutory, request.jurisdiction)
+    return Receipt(
+        case_id,
+        now,
+        deadline.due_at,
+        deadline.statutory,
+        request.jurisdiction,
+        deadline.legal_due_at,
+        deadline.basis,
+    )
+
+
+def incomplete_regimes(request: RemovalRequest) -> frozenset[Jurisdiction]:
+    """The regimes whose statutory clock this request cannot start: TAKE IT DOWN needs a
+    signature and contact details; the UK report needs the elements of ``uk_report``."""
+    incomplete = set()
+    if request.anonymous:
+        incomplete.add(Jurisdiction.US)
+    if uk_report_gaps(request):
+        incomplete.add(Jurisdiction.UK)
+    return frozenset(incomplete)
+
+
+def deadline_record(deadline: Deadline) -> dict[str, Any]:
+    """The deadline as the ``case.received`` audit entry keeps it: what was promised, why."""
+    legal = deadline.legal_due_at
+    return {
+        "due_at": deadline.due_at.isoformat(),
+        "statutory_deadline": deadline.statutory,
+        "legal_due_at": legal.isoformat() if legal else None,
+        "deadline_basis": deadline.basis,
+    }

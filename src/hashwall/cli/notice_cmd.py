@@ -68,7 +68,13 @@ def generate_command(
     """Write one notice per host and legal form, e.g. HOST-take_it_down.txt/.eml/.pdf.
 
     Example: hashwall notice generate --case case.yaml -o notices/"""
-    from hashwall.cases.notices import NoticeError, render_all, to_email
+    from hashwall.cases.notices import (
+        NoticeError,
+        guidance,
+        render_all,
+        to_email,
+        under_18_guidance,
+    )
     from hashwall.cases.pdf import PdfError, render_pdf
 
     wanted = [f.strip().lower() for f in formats.split(",") if f.strip()]
@@ -100,13 +106,15 @@ def generate_command(
     )
     for name in rendered:
         typer.echo(str(output / name))
+    minor = under_18_guidance(record)
+    if minor:  # first and apart, so it cannot be missed
+        typer.echo("\n".join(["", *minor, ""]), err=True)
     typer.echo(DISCLAIMER, err=True)
-    if any(n.form.value == "dmca" for n in notices):
-        typer.echo(
-            "DMCA: hosts often forward the whole notice, your name and contact details "
-            "included, to the uploader; consider giving an agent's or lawyer's address.",
-            err=True,
-        )
+    typer.echo("How to send each notice:", err=True)
+    for notice in notices:
+        typer.echo(f"  {notice.stem}: {notice.instructions}", err=True)
+    for line in guidance(record, notices):
+        typer.echo(line, err=True)
 
 
 @notice_app.command("mark")

@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from hashwall import __version__
+from hashwall.service import access_log
 from hashwall.service.actions.background import Background
 from hashwall.service.errors import install_error_handlers
 from hashwall.service.fast_match import PATH as FAST_PATH
@@ -96,10 +97,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=_DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        # Swagger UI and ReDoc come from a CDN: off in production unless asked for (settings).
+        docs_url="/docs" if settings.interactive_docs else None,
+        redoc_url="/redoc" if settings.interactive_docs else None,
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
+    access_log.install()  # no client addresses logged for /portal, /takedown, /notices
     for module in (system, banks, entries, imports, match):
         app.include_router(module.router)
     app.include_router(portal_routes.router)  # survivor portal: /portal, /v1/portal

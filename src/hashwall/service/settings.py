@@ -1,8 +1,9 @@
 """Service settings from ``HASHWALL_*`` environment variables (pydantic-settings).
 
-The secret key peppers stored API-key hashes. A development default keeps ``hashwall serve``
-one command on a laptop; ``HASHWALL_ENV=production`` refuses to start with it, because a known
-pepper turns a leaked database into offline-guessable keys.
+The secret key signs reviewer sessions and form tokens and peppers stored API-key hashes.
+There is no default (a published one let anyone forge a session cookie): development
+generates one into the data directory on first start, production demands an explicit strong
+value and refuses to start otherwise (:mod:`hashwall.service.secret_key`).
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hashwall.service.secret_key import (
+    PUBLISHED_DEVELOPMENT_SECRET,
+    SecretKeyError,
+    check_production_secret,
+    development_secret,
+)
 from hashwall.store.db import default_sqlite_url, normalize_database_url
-
-DEFAULT_SECRET_KEY = "hashwall-development-secret-change-me"
 
 
 class InsecureSettingsError(RuntimeError):
-    """Production mode with a default secret: the service refuses to start."""
+    """A missing, published or weak secret: the service refuses to start."""
 
 
 class Settings(BaseSettings):
@@ -29,7 +34,9 @@ class Settings(BaseSettings):
     #: SQLAlchemy URL; empty means a SQLite file ``hashwall.db`` inside ``data_dir``.
     database_url: str = ""
     data_dir: Path = Path("hashwall-data")
-    secret_key: str = Field(default=DEFAULT_SECRET_KEY, repr=False)
+    #: Empty: in development, the key in ``data_dir/secret-key`` (generated on first start);
+    #: production refuses to start without a strong one (at least 32 random bytes).
+    secret_key: str = Field(default="", repr=False)
     #: Largest accepted upload (media or bulk import file), in bytes, for callers with a key.
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     # Request bodies and public uploads (docs/security.md). Every limit counts the bytes as
@@ -72,10 +79,17 @@ class Settings(BaseSettings):
     #: FastAPI's native OpenTelemetry (traces, metrics, logs) when a provider is configured.
     #: Off by default: even unconfigured, its per-request checks cost ~3 % of a match.
     opentelemetry: bool = False
+    #: Interactive API docs at /docs and /redoc. They load Swagger UI and ReDoc scripts from a
+    #: CDN into the origin that serves /portal and /review, so a CDN compromise would run
+    #: there: unset, on in development and off in production. /openapi.json stays served.
+    api_docs: bool | None = None
     # Actions (docs/service.md, "Catalog, sweep and actions").
     #: Flood quarantine: an entry matching more distinct items than this within an hour is
     #: quarantined (a bank's ``flood_threshold`` overrides it).
     flood_threshold: int = Field(default=100, ge=1)
+    #: The same for banks the public fills (portal, takedown) unless the bank sets its own:
+    #: low, because anyone can add their entries (docs/security.md, "Public entries").
+    public_flood_threshold: int = Field(default=10, ge=1)
     #: Webhook deliveries: attempts before giving up, first retry delay, longest delay.
     webhook_max_attempts: int = Field(default=8, ge=1, le=100)
     webhook_backoff_seconds: float = Field(default=5.0, gt=0)
@@ -98,9 +112,17 @@ class Settings(BaseSettings):
     portal_max_records: int = Field(default=50, ge=1, le=1000)
     #: Largest portal submission body, in bytes.
     portal_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    #: Wrong PINs for one case number before it is locked for ``portal_lockout_seconds``.
+    #: Wrong PINs for one case number from one address (IPv6: one /64) before that address
+    #: may not try that case for ``portal_lockout_seconds``. The case itself is never
+    #: locked: a stranger must not be able to lock its owner out (docs/security.md).
     portal_max_failed_pins: int = Field(default=5, ge=1)
     portal_lockout_seconds: int = Field(default=3600, ge=1)
+    #: Wrong PINs for one case number from all addresses together per
+    #: ``portal_case_window_seconds``; past this budget the case is *slowed*: each address
+    #: gets only ``portal_slowed_pins_per_address`` tries at it per lock-out period.
+    portal_case_max_failed_pins: int = Field(default=20, ge=1)
+    portal_case_window_seconds: int = Field(default=3600, ge=1)
+    portal_slowed_pins_per_address: int = Field(default=2, ge=1)
     #: Wrong PINs from one client address per ``portal_ip_window_seconds`` before a pause.
     portal_ip_max_failed_pins: int = Field(default=20, ge=1)
     portal_ip_window_seconds: int = Field(default=900, ge=1)
@@ -138,6 +160,16 @@ class Settings(BaseSettings):
     takedown_escalation_url: str = Field(default="", max_length=2000)
     #: Deadline overrides, e.g. ``EU=12h,soon_due_within=4h,escalate_before=6h``.
     takedown_deadlines: str = Field(default="", max_length=500)
+    #: The legal regimes this platform is subject to (a US covered platform, a service offered
+    #: in the EU, a UK-regulated service, one eSafety can give notices to): US, EU, UK, AU.
+    #: A request's deadline is the soonest of theirs, wherever the requester lives.
+    takedown_regimes: str = Field(default="US,EU,UK,AU", max_length=100)
+    #: Set true once the UK's 48-hour duty (Online Safety Act 2023 s. 20A) is commenced; until
+    #: then the UK deadline is an internal target (docs/legal.md).
+    takedown_uk_48h_in_force: bool = False
+    #: The national provision EU decisions rely on when the reviewer names none, e.g.
+    #: "§ 201a StGB (Germany)": the statement of reasons must cite national law (docs/legal.md).
+    takedown_eu_legal_ground: str = Field(default="", max_length=500)
     #: Removal requests one client address may submit per hour (the intake is public).
     takedown_requests_per_ip_hour: int = Field(default=20, ge=1)
     #: Form posts one client address may make to the survivor's notice tool (/notices) per
@@ -155,14 +187,20 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _refuse_default_secrets(self) -> Settings:
-        if self.env == "production" and self.secret_key == DEFAULT_SECRET_KEY:
-            raise InsecureSettingsError(
-                "HASHWALL_ENV=production but HASHWALL_SECRET_KEY is the development default; "
-                "set HASHWALL_SECRET_KEY to a long random value (e.g. `openssl rand -hex 32`)"
-            )
-        if self.env == "production" and len(self.secret_key) < 16:
-            raise InsecureSettingsError("HASHWALL_SECRET_KEY must be at least 16 characters")
+    def _resolve_secret_key(self) -> Settings:
+        try:
+            if self.env == "production":
+                check_production_secret(self.secret_key)
+            elif self.secret_key == PUBLISHED_DEVELOPMENT_SECRET:
+                raise SecretKeyError(
+                    "HASHWALL_SECRET_KEY is the development default published in hashwall's "
+                    "source: anyone could sign sessions for this server; unset it (a random "
+                    "key is then kept in the data directory) or set a random value"
+                )
+            elif not self.secret_key:
+                self.secret_key = development_secret(self.data_dir)
+        except SecretKeyError as error:
+            raise InsecureSettingsError(str(error)) from None
         return self
 
     @model_validator(mode="after")
@@ -172,6 +210,20 @@ class Settings(BaseSettings):
 
         check_likeness_key(self)
         return self
+
+    def legacy_secret_keys(self) -> tuple[str, ...]:
+        """Secrets accepted for *reading* data written before this key (never for signing):
+        in development, the published default of earlier versions, so a development data
+        directory keeps its API keys, webhook secrets and likeness templates."""
+        if self.env == "development" and self.secret_key != PUBLISHED_DEVELOPMENT_SECRET:
+            return (PUBLISHED_DEVELOPMENT_SECRET,)
+        return ()
+
+    @property
+    def interactive_docs(self) -> bool:
+        if self.api_docs is not None:
+            return self.api_docs
+        return self.env == "development"
 
     @property
     def webhooks_may_reach_private(self) -> bool:

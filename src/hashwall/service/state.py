@@ -19,6 +19,7 @@ from hashwall.service.public_uploads import UploadGate
 from hashwall.service.record_writer import RecordWriter
 from hashwall.service.settings import Settings
 from hashwall.store import ChangeKind, Database, create_database, upgrade
+from hashwall.store.private_files import private_dir
 
 log = logging.getLogger("hashwall.service")
 
@@ -47,7 +48,7 @@ class ServiceState:
 
     @classmethod
     def open(cls, settings: Settings) -> ServiceState:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)  # 0700: the database and the secret key live there
         db = create_database(settings.resolved_database_url())
         if settings.auto_migrate:
             upgrade(db.engine)

@@ -9,6 +9,7 @@ Everything else needs a key. The routes only translate: the work is in
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -22,6 +23,7 @@ from hashwall.nesting import TooDeep, loads_json
 from hashwall.service import takedown
 from hashwall.service.auth import Permission, Principal, Role, authenticate, require
 from hashwall.service.body_rules import FRAMING_ALLOWANCE, accepts
+from hashwall.service.client_address import client_key
 from hashwall.service.errors import ApiError
 from hashwall.service.portal import Rule, Throttles
 from hashwall.service.public_uploads import Busy
@@ -33,6 +35,7 @@ from hashwall.service.takedown.schemas import (
     DetailOut,
     EventIn,
     ReceiptOut,
+    RegulatorNoticeIn,
     SummaryList,
     TaskOut,
     detail_out,
@@ -144,7 +147,7 @@ async def submit(request: Request, state: State) -> Any:
 
     JSON, or multipart with the request as JSON in `request` and an optional copy of the
     content in `file` (hashed, then deleted). Answers the case number and the deadline."""
-    client = request.client.host if request.client else "unknown"
+    client = client_key(request)  # IPv6: the /64
     rule = Rule("takedown-ip", state.settings.takedown_requests_per_ip_hour, 3600, 3600)
     throttles = Throttles(state.db, state.settings.secret_key)
     lock = await run_in_threadpool(throttles.reserve, rule, client)
@@ -223,13 +226,46 @@ def event(
     try:
         return detail_out(
             takedown.decide(
-                state, case_id, body.event, actor=actor_of(principal), reason=body.reason
+                state,
+                case_id,
+                body.event,
+                actor=actor_of(principal),
+                reason=body.reason,
+                legal_ground=body.legal_ground,
             )
         )
     except takedown.TakedownNotFound as error:
         raise _not_found(error, "case_id") from None
     except TransitionError as error:
         raise _conflict(error) from None
+
+
+@router.post("/v1/takedown/requests/{case_id}/regulator-notices", response_model=DetailOut)
+def regulator_notice(
+    case_id: CaseId,
+    body: RegulatorNoticeIn,
+    state: State,
+    principal: Annotated[Principal, require(Permission.REVIEW)],
+) -> DetailOut:
+    """Record an eSafety removal notice (Online Safety Act 2021 (Cth) ss 77-79): the case's
+    deadline becomes the notice's 24 hours (or the longer period allowed) when that is sooner,
+    as a legal deadline. 409 for a decided case, 422 for a notice dated in the future."""
+    try:
+        view = takedown.record_esafety_notice(
+            state,
+            case_id,
+            given_at=body.given_at,
+            period=timedelta(hours=body.period_hours),
+            reference=body.reference,
+            actor=actor_of(principal),
+        )
+    except takedown.TakedownNotFound as error:
+        raise _not_found(error, "case_id") from None
+    except TransitionError as error:
+        raise _conflict(error, "case_id") from None
+    except ValueError as error:
+        raise ApiError(422, str(error), "given_at") from None
+    return detail_out(view)
 
 
 @router.get(

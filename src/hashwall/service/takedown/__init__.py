@@ -9,6 +9,7 @@ from hashwall.service.takedown.errors import TakedownNotFound, TaskNotFound
 from hashwall.service.takedown.evidence import evidence_zip
 from hashwall.service.takedown.notice import decision_notice
 from hashwall.service.takedown.queries import deadline_metrics, get_request, list_requests
+from hashwall.service.takedown.regulator import record_esafety_notice
 from hashwall.service.takedown.submit import receive_request, submit_request
 from hashwall.service.takedown.sweep import run_pending_takedowns, run_takedown_job
 from hashwall.service.takedown.views import (
@@ -35,6 +36,7 @@ __all__ = [
     "get_request",
     "list_requests",
     "receive_request",
+    "record_esafety_notice",
     "run_pending_takedowns",
     "run_takedown_job",
     "submit_request",

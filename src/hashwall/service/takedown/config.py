@@ -1,9 +1,11 @@
 """Takedown settings turned into objects, and the clock every takedown module reads.
 
-The deadlines come from ``HASHWALL_TAKEDOWN_DEADLINES`` (``EU=12h,escalate_before=6h``) and are
-checked when the settings load, so a typo stops the server at start instead of at the first
-request. The clock is injectable (tests move time forward without sleeping); it is kept on the
-service state object so that one worker's modules agree on "now".
+The deadlines come from ``HASHWALL_TAKEDOWN_DEADLINES`` (``EU=12h,escalate_before=6h``), the
+platform's legal regimes from ``HASHWALL_TAKEDOWN_REGIMES`` (``US,EU``) and the UK's commencement
+from ``HASHWALL_TAKEDOWN_UK_48H_IN_FORCE``; all are checked when the settings load, so a typo
+stops the server at start instead of at the first request. The clock is injectable (tests move
+time forward without sleeping); it is kept on the service state object so that one worker's
+modules agree on "now".
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from hashwall.cases.clock import Clock, SystemClock
-from hashwall.cases.deadlines import DeadlineConfig
+from hashwall.cases.deadlines import DeadlineConfig, parse_regimes
 
 if TYPE_CHECKING:
     from hashwall.service.settings import Settings
@@ -24,7 +26,7 @@ _SYSTEM = SystemClock()
 
 
 @lru_cache(maxsize=16)
-def _parse_deadlines(text: str) -> DeadlineConfig:
+def _parse_deadlines(text: str, regimes: str, uk_48h_in_force: bool) -> DeadlineConfig:
     pairs: dict[str, str] = {}
     for part in text.split(","):
         if not part.strip():
@@ -35,12 +37,18 @@ def _parse_deadlines(text: str) -> DeadlineConfig:
                 f"takedown_deadlines: {part.strip()!r} is not KEY=DURATION (e.g. EU=12h)"
             )
         pairs[key.strip()] = value.strip()
-    return DeadlineConfig.from_mapping(pairs)
+    return DeadlineConfig.from_mapping(
+        pairs, regimes=parse_regimes(regimes), uk_48h_in_force=uk_48h_in_force
+    )
 
 
 def deadline_config(settings: Settings) -> DeadlineConfig:
-    """The per-jurisdiction deadlines and warning windows these settings configure."""
-    return _parse_deadlines(settings.takedown_deadlines)
+    """The platform's regimes, deadlines and warning windows these settings configure."""
+    return _parse_deadlines(
+        settings.takedown_deadlines,
+        settings.takedown_regimes,
+        settings.takedown_uk_48h_in_force,
+    )
 
 
 def _check_url(value: str, name: str) -> None:

@@ -5,9 +5,9 @@
 * hashes the requester gives are used as they are (already checked by intake validation);
 * catalog ids and URLs of catalog items use the hashes stored for those items.
 
-A URL that is not in the catalog is kept with the request for the reviewer, not refused: it
-may still name content the catalog does not know. A catalog id that is not in the catalog is
-a field error, because the requester can only have it from the platform.
+A URL or catalog id that is not in the catalog is kept with the request for the reviewer,
+not refused, and the requester's answer is the same either way: the intake is public, and an
+answer that differed would tell anyone what the platform hosts (issue 14; docs/security.md).
 """
 
 from __future__ import annotations
@@ -89,27 +89,22 @@ def _catalog_record(session: Session, item: CatalogItem) -> HashRecord:
     return record_from_catalog(item.content_type, rows)
 
 
-def _catalog_items(
-    session: Session, request: RemovalRequest
-) -> tuple[list[CatalogItem], list[FieldError]]:
+def _catalog_items(session: Session, request: RemovalRequest) -> list[CatalogItem]:
+    """The hosted items the request names; unknown ids and URLs are silently left to the
+    reviewer (they stay in the stored request), so the answer does not reveal them."""
     found: dict[int, CatalogItem] = {}
-    errors: list[FieldError] = []
     active = CatalogItem.state == CatalogState.ACTIVE
-    for index, content_id in enumerate(request.catalog_ids):
+    for content_id in request.catalog_ids:
         item = session.scalars(
             select(CatalogItem).where(CatalogItem.content_id == content_id, active)
         ).first()
-        if item is None:
-            errors.append(
-                FieldError(f"catalog_ids.{index}", f"{content_id!r} is not in the catalog")
-            )
-        else:
+        if item is not None:
             found[item.id] = item
     for url in request.urls:
         item = session.scalars(select(CatalogItem).where(CatalogItem.url == url, active)).first()
         if item is not None:
             found[item.id] = item
-    return list(found.values()), errors
+    return list(found.values())
 
 
 def identify(
@@ -135,9 +130,7 @@ def identify(
         record = record_from_signal_value(item.signal_type, item.signal_value)
         found.append(Identified(record, f"hashes.{index}", "hashes"))
     with state.db.session() as session:
-        items, missing = _catalog_items(session, request)
-        errors.extend(missing)
-        for catalog_item in items:
+        for catalog_item in _catalog_items(session, request):
             record = _catalog_record(session, catalog_item)
             found.append(Identified(record, catalog_item.content_id[:200], "catalog"))
     if errors:

@@ -99,6 +99,7 @@ def _apply(
     event: CaseEvent,
     actor: str,
     reason: str | None,
+    legal_ground: str | None = None,
 ) -> tuple[RequestDetail, list[int]]:
     row = load_case(session, case_id)
     before = CaseStatus(CaseState(row.state), row.appeals, row.rejection_reason)
@@ -116,25 +117,48 @@ def _apply(
     if event in _DECISIONS and row.decided_at is None:
         row.decided_at = clock_for(state).now()
     changed = _side_effects(state, session, row, event)
-    data = {"from": before.state.value, "to": after.state.value, "reason": reason}
+    data: dict[str, str | None] = {
+        "from": before.state.value,
+        "to": after.state.value,
+        "reason": reason,
+    }
+    if legal_ground is not None:
+        data["legal_ground"] = legal_ground
     record(state, session, actor=actor, action=f"case.{event.value}", case_id=case_id, data=data)
     return detail(state, session, row), changed
 
 
 def decide(
-    state: ServiceState, case_id: str, event: str, *, actor: str, reason: str | None = None
+    state: ServiceState,
+    case_id: str,
+    event: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    legal_ground: str | None = None,
 ) -> RequestDetail:
-    """Apply a reviewer's (or requester's) event; TakedownNotFound or TransitionError."""
+    """Apply a reviewer's (or requester's) event; TakedownNotFound or TransitionError.
+
+    ``legal_ground`` is the national provision an ``action`` relies on (for EU cases the
+    statement of reasons must cite it: the DSA and Directive (EU) 2024/1385 make nothing
+    illegal by themselves)."""
     parsed = parse_event(event)
-    cleaned = reason.strip() if reason is not None and reason.strip() else None
+    cleaned = _clean(reason)
+    ground = _clean(legal_ground)
+    if ground is not None and parsed is not CaseEvent.ACTION:
+        raise TransitionError("legal_ground belongs to an action decision only")
     result, changed = audited(
-        state, lambda session: _apply(state, session, case_id, parsed, actor, cleaned)
+        state, lambda session: _apply(state, session, case_id, parsed, actor, cleaned, ground)
     )
     for entry_id in changed:  # (un)block in this worker before answering
         state.publish(ChangeKind.ENTRY, entry_id)
     if parsed is CaseEvent.ACTION:
         wake_sender(state)
     return result
+
+
+def _clean(text: str | None) -> str | None:
+    return text.strip() if text is not None and text.strip() else None
 
 
 def _confirm(

@@ -13,12 +13,22 @@ from hashwall.service.takedown.views import RequestDetail, RequestSummary, Taked
 
 
 class ReceiptOut(BaseModel):
+    """The public answer. It says nothing about what the catalog holds (no copies found, no
+    unknown ids), so it is the same whether or not the named content is hosted here."""
+
     case_id: str
     received_at: datetime
     due_at: datetime
-    statutory_deadline: bool
-    jurisdiction: str
-    tasks_created: int
+    statutory_deadline: bool = Field(
+        description="True when due_at is a legal deadline; False when it is the platform's "
+        "internal target (the law fixes no hour count, or a stricter target applies)."
+    )
+    jurisdiction: str = Field(description="Where the requester lives: chooses the laws cited.")
+    legal_due_at: datetime | None = Field(
+        description="The soonest legal deadline among the platform's regimes; null: none."
+    )
+    deadline_basis: str = Field(description="The statute or internal target behind due_at.")
+    under_18: bool
 
 
 class SummaryOut(BaseModel):
@@ -80,6 +90,29 @@ class EventIn(BaseModel):
 
     event: str = Field(min_length=1, max_length=32, description="e.g. start_review, action")
     reason: str | None = Field(default=None, max_length=2000)
+    legal_ground: str | None = Field(
+        default=None,
+        max_length=500,
+        description="With an action: the national provision relied on, cited in the "
+        "statement of reasons (needed for EU cases; default HASHWALL_TAKEDOWN_EU_LEGAL_GROUND).",
+    )
+
+
+class RegulatorNoticeIn(BaseModel):
+    """An eSafety removal notice the platform received about a case's content."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    given_at: datetime = Field(
+        description="When eSafety gave the notice (with a time zone): the 24 hours run from it."
+    )
+    period_hours: int = Field(
+        default=24,
+        ge=24,
+        le=24 * 90,
+        description="24, or the longer period the Commissioner allowed in the notice.",
+    )
+    reference: str | None = Field(default=None, max_length=200, description="eSafety's reference.")
 
 
 class ConfirmIn(BaseModel):
@@ -89,7 +122,10 @@ class ConfirmIn(BaseModel):
 
 
 def receipt_out(receipt: TakedownReceipt) -> ReceiptOut:
-    return ReceiptOut(**asdict(receipt))
+    public = {
+        name: value for name, value in asdict(receipt).items() if name in ReceiptOut.model_fields
+    }
+    return ReceiptOut(**public)
 
 
 def _summary_dict(summary: RequestSummary) -> dict[str, Any]:

@@ -16,20 +16,24 @@ periodic loop of any worker (:func:`~hashwall.service.takedown.sweep.run_pending
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from hashwall.cases.deadlines import Deadline, deadline_for
+from hashwall.cases.deadlines import Deadline, request_deadline
 from hashwall.cases.intake import (
     GOOD_FAITH_STATEMENT,
     IntakeError,
     RemovalRequest,
+    deadline_record,
+    incomplete_regimes,
     new_case_id,
     validate_request,
 )
 from hashwall.service.errors import printable
+from hashwall.service.public_entries import hold_for_review, holds_new_entries
 from hashwall.service.records import signals_from_record
 from hashwall.service.sweep import new_job
 from hashwall.service.takedown.bank import takedown_bank
@@ -52,6 +56,7 @@ def _entries(
     """Add the hashes to the takedown bank, each with its pending sweep job."""
     entry_ids: list[int] = []
     sweep_ids: list[int] = []
+    held = holds_new_entries(session, bank_id)
     for item in identified:
         entry = Entry(
             bank_id=bank_id,
@@ -65,6 +70,8 @@ def _entries(
         )
         session.add(entry)
         session.flush()
+        if held:
+            hold_for_review(session, [entry])
         session.add(Change(kind=ChangeKind.ENTRY, target_id=entry.id))
         sweep = new_job(session, SweepKind.ENTRY, entry.id, None)
         session.flush()
@@ -94,8 +101,7 @@ def _received_data(
     return {
         "request": request.model_dump(mode="json"),
         "good_faith_statement": GOOD_FAITH_STATEMENT,
-        "due_at": deadline.due_at.isoformat(),
-        "statutory_deadline": deadline.statutory,
+        **deadline_record(deadline),
         "state": "received",
         "bank_entry_ids": entry_ids,
         "upload_name": upload_name,
@@ -154,14 +160,7 @@ def submit_request(
         state, raw, upload=upload, upload_name=upload_name, actor=actor
     )
     tasks = run_takedown_job(state, job_id)
-    return TakedownReceipt(
-        receipt.case_id,
-        receipt.received_at,
-        receipt.due_at,
-        receipt.statutory_deadline,
-        receipt.jurisdiction,
-        tasks,
-    )
+    return replace(receipt, tasks_created=tasks)
 
 
 def receive_request(
@@ -179,7 +178,9 @@ def receive_request(
     now: datetime = clock_for(state).now()
     request = validate(raw, now, upload is not None)
     identified = identify(state, request, upload, upload_name)
-    deadline = deadline_for(now, request.jurisdiction, deadline_config(state.settings))
+    deadline = request_deadline(
+        now, deadline_config(state.settings), incomplete_for=incomplete_regimes(request)
+    )
     case_id = new_case_id(now)
     name = printable(upload_name, 500) if upload is not None and upload_name else None
     bank_id = takedown_bank(state)  # created before the case transaction, never inside it
@@ -200,6 +201,14 @@ def receive_request(
     for entry_id in entry_ids:  # block re-uploads in this worker before answering
         state.publish(ChangeKind.ENTRY, entry_id)
     receipt = TakedownReceipt(
-        case_id, now, deadline.due_at, deadline.statutory, request.jurisdiction.value, 0
+        case_id,
+        now,
+        deadline.due_at,
+        deadline.statutory,
+        request.jurisdiction.value,
+        0,
+        legal_due_at=deadline.legal_due_at,
+        deadline_basis=deadline.basis,
+        under_18=request.under_18,
     )
     return receipt, job_id

@@ -10,14 +10,19 @@ from typing import Any
 
 @dataclass(frozen=True)
 class TakedownReceipt:
-    """What the requester gets back: the case number and the deadline."""
+    """The case number and the deadline (what the requester sees), and for the platform's
+    own code the copies found by the sweep: ``tasks_created`` never goes into the public
+    answer, since it would tell the requester what the catalog hosts."""
 
     case_id: str
     received_at: datetime
     due_at: datetime
-    statutory_deadline: bool
+    statutory_deadline: bool  # due_at itself is set by law (else: the platform's target)
     jurisdiction: str
     tasks_created: int
+    legal_due_at: datetime | None = None  # the soonest legal deadline; None: no law fixes one
+    deadline_basis: str = ""  # the statute or target behind due_at (docs/legal.md)
+    under_18: bool = False  # the receipt points to the services made for under-18 images
 
 
 @dataclass(frozen=True)

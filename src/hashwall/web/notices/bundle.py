@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from hashwall.cases.casefile import CaseFile, Host, NoticeForm
-from hashwall.cases.notices import Notice, NoticeError, forms_for, render_all, to_email
+from hashwall.cases.notices import (
+    Notice,
+    NoticeError,
+    forms_for,
+    host_forms,
+    render_all,
+    to_email,
+)
 from hashwall.cases.pdf import render_pdf
 
 EXTENSIONS = ("txt", "eml", "pdf")
@@ -62,15 +69,16 @@ def _stem(host: Host) -> str:
     return Notice(NoticeForm.DSA, host.name, None, "", "").stem.removesuffix("-dsa")
 
 
-def by_host(case: CaseFile, now: datetime) -> list[HostNotices]:
-    """Every notice, in ``render_all``'s order, grouped by host (NoticeError if any fails)."""
+def by_host(case: CaseFile, now: datetime) -> tuple[list[HostNotices], list[Notice]]:
+    """Every notice, in ``render_all``'s order: each host's grouped by host, then the ones
+    for the whole case (the eSafety report). NoticeError if any fails."""
     notices = render_all(case, now)
     grouped, start = [], 0
     for index, host in enumerate(case.hosts):
-        count = len(forms_for(case, host))
+        count = len(host_forms(case, host))
         grouped.append(HostNotices(index, host, notices[start : start + count]))
         start += count
-    return grouped
+    return grouped, notices[start:]
 
 
 def notice_file(notice: Notice, case: CaseFile, now: datetime, extension: str) -> bytes:

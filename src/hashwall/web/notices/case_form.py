@@ -29,6 +29,7 @@ CASE_TEXT = (
     "consent_statement",
     "copyright_work",
     "legal_reference",
+    "member_state",
     "evidence_notes",
     "signature",
 )
@@ -36,6 +37,8 @@ CASE_TEXT = (
 REQUESTER_KEYS = ("name", "email", "phone", "postal_address")
 #: Every text field of the form, derived from the two above so the lists cannot drift apart.
 TEXT_FIELDS = ("case_id", *(f"requester_{key}" for key in REQUESTER_KEYS), *CASE_TEXT, "hashes")
+#: The case file's yes/no fields, typed as checkboxes of the same name.
+CHECKBOXES = ("owns_copyright", "under_18_when_taken", "anonymous_dsa_notice")
 HOST_FIELDS = ("name", "contact", "jurisdiction", "urls")
 MAX_HOSTS = 50
 MAX_FIELD_CHARS = 100_000
@@ -45,7 +48,7 @@ LABELS = {
     "requester_email": "Your email address",
     "relation": "Who is in the picture",
     "authority": "Your authority",
-    "jurisdiction": "Where you live",
+    "jurisdiction": "Where the person shown lives",
     "description": "The description of the image",
     "signature": "Your typed signature",
     "name": "The host's name",
@@ -53,6 +56,10 @@ LABELS = {
     "urls": "The URLs",
 }
 AUTHORITY_REQUIRED = "Your authority is required when you act for someone else."
+ANONYMOUS_NEEDS_UNDER_18 = (
+    "Leaving your name and email out of EU notices is only possible when the person shown was "
+    "under 18 when the image was taken (DSA Art. 16(2)(c))."
+)
 JURISDICTIONS = [
     (Jurisdiction.US.value, "United States"),
     (Jurisdiction.EU.value, "European Union"),
@@ -83,7 +90,8 @@ def _text(form: FormData, name: str) -> str:
 def form_values(form: FormData) -> dict[str, Any]:
     """Everything typed, hosts as a list of blocks (at least one, empty)."""
     values: dict[str, Any] = {name: _text(form, name) for name in TEXT_FIELDS}
-    values["owns_copyright"] = form.get("owns_copyright") is not None
+    for name in CHECKBOXES:
+        values[name] = form.get(name) is not None
     try:
         count = int(_text(form, "host_count") or "1")
     except ValueError:
@@ -134,7 +142,7 @@ def case_raw(values: dict[str, Any], today: date) -> tuple[dict[str, Any], list[
     raw: dict[str, Any] = {
         "case_id": values["case_id"].strip() or f"case-{today.isoformat()}",
         "requester": requester,
-        "owns_copyright": values["owns_copyright"],
+        **{name: values[name] for name in CHECKBOXES},
     }
     for key in CASE_TEXT:
         _optional(raw, key, values[key])
@@ -155,6 +163,8 @@ def parse(form: FormData, today: date) -> ParsedCase:
     if values["relation"] == "authorised" and not values["authority"].strip():
         # The model checks this only once every field is valid; say it at the same time.
         errors["authority"] = AUTHORITY_REQUIRED
+    if values["anonymous_dsa_notice"] and not values["under_18_when_taken"]:
+        errors["anonymous_dsa_notice"] = ANONYMOUS_NEEDS_UNDER_18
     if not values["signature"].strip():  # optional in a case file, but notices need it
         errors["signature"] = "Your typed signature is required: it signs the notices."
     try:
@@ -177,6 +187,8 @@ def _field_error(item: Any, blocks: list[int], hash_lines: list[int]) -> tuple[s
         message = "may use only letters, digits, '.', '_' and '-'"
     elif item["type"] == "too_short" and loc[-1] == "urls":
         message = "needs at least one URL"
+    if not loc and message.startswith("anonymous_dsa_notice"):
+        return "anonymous_dsa_notice", ANONYMOUS_NEEDS_UNDER_18
     if not loc:  # the model's own check: authority with relation authorised
         return "authority", AUTHORITY_REQUIRED
     if loc[0] == "requester" and len(loc) > 1:

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hashwall.cases.casefile import CaseFile
+from hashwall.cases.casefile import CaseFile, case_data
 from hashwall.nesting import TooDeep, check_yaml_depth, loads_json
 
 #: Largest case file accepted (a real one is a few kilobytes).
@@ -46,7 +46,7 @@ class CaseText:
 
     def dump(self) -> str:
         """The case in its file's format, as ``casefile.save_case`` writes it."""
-        data = self.case.model_dump(mode="json", exclude_none=True)
+        data = case_data(self.case)
         if self.is_json:
             return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
         return str(_yaml().safe_dump(data, sort_keys=False, allow_unicode=True))

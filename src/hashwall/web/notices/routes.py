@@ -16,7 +16,9 @@ from starlette.datastructures import FormData, UploadFile
 
 from hashwall.cases.audit import AuditFormatError
 from hashwall.cases.casefile import Milestone, mark
+from hashwall.cases.notices import render_all
 from hashwall.cases.pdf import PdfError
+from hashwall.service.client_address import client_key
 from hashwall.service.portal import Rule, Throttles
 from hashwall.service.settings import Settings
 from hashwall.service.state import ServiceState
@@ -52,7 +54,7 @@ async def _checked_form(request: Request) -> FormData:
     token = submitted if isinstance(submitted, str) else None
     if not csrf.check(secret, request.cookies.get(csrf.COOKIE), token, time.time()):
         raise PageError(403, STALE_FORM)
-    client = request.client.host if request.client else "unknown"
+    client = client_key(request)  # IPv6: the /64
     wait = await run_in_threadpool(_rate_limited, service_state(request), client)
     if wait is not None:
         message = f"Too many requests from your address; please try again in {wait} seconds."
@@ -70,8 +72,8 @@ def _rate_limited(state: ServiceState, client: str) -> int | None:
 
 def _generated(case: CaseText, chain: Chain) -> Chain:
     """The chain with ``notice.generated``, as ``hashwall notice generate`` records it."""
-    notices = bundle.by_host(case.case, datetime.now(UTC))
-    data = {"notices": [{"host": n.host, "form": n.form.value} for g in notices for n in g.notices]}
+    notices = render_all(case.case, datetime.now(UTC))
+    data = {"notices": [{"host": n.host, "form": n.form.value} for n in notices]}
     return append(chain, datetime.now(UTC), "notice.generated", case.case.case_id, data)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
+from hashwall.cases.notices import guidance, under_18_guidance
 from hashwall.cli.notice_cmd import DISCLAIMER
 from hashwall.web.notices import bundle, case_form
 from hashwall.web.notices.carried import Carried
@@ -21,10 +22,6 @@ from hashwall.web.review.access import service_state
 from hashwall.web.review.auth_routes import set_form_cookie
 from hashwall.web.review.pages import HEADERS, render
 
-DMCA_WARNING = (
-    "Hosts often forward a DMCA notice in full, your name and contact details included, to "
-    "the person who uploaded the image; consider giving an agent's or lawyer's address."
-)
 MILESTONES = ("sent", "acknowledged", "removed")
 
 
@@ -66,10 +63,12 @@ def result_page(
 ) -> Response:
     """The notices per host, the tracking table and the files to keep."""
     now = datetime.now(UTC)
-    groups = bundle.by_host(carried.case.case, now)
+    case = carried.case.case
+    groups, case_notices = bundle.by_host(case, now)
+    every = [n for g in groups for n in g.notices] + case_notices
     context = {
-        "title": f"Notices for {carried.case.case.case_id}",
-        "case": carried.case.case,
+        "title": f"Notices for {case.case_id}",
+        "case": case,
         "case_name": carried.case.name,
         "audit_name": carried.case.audit_name,
         "groups": groups,
@@ -82,8 +81,9 @@ def result_page(
         "message": message,
         "errors": errors or {},
         "disclaimer": DISCLAIMER,
-        "dmca": any(n.form.value == "dmca" for g in groups for n in g.notices),
-        "dmca_warning": DMCA_WARNING,
+        "case_notices": case_notices,
+        "under_18": under_18_guidance(case),
+        "guidance": guidance(case, every),
         "zip_name": bundle.ZIP_NAME,
     }
     return _page(request, "result.html", context, status)

@@ -18,10 +18,12 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
 from hashwall.cases.intake import GOOD_FAITH_STATEMENT, IntakeError, validate_request
+from hashwall.service.client_address import client_key
 from hashwall.service.portal import Rule, Throttles
 from hashwall.service.public_uploads import Busy
 from hashwall.service.state import ServiceState
 from hashwall.service.takedown import TakedownReceipt, submit_request
+from hashwall.service.takedown.config import deadline_config
 from hashwall.web.review import csrf, request_form
 from hashwall.web.review.access import STALE_FORM, service_state
 from hashwall.web.review.auth_routes import set_form_cookie
@@ -47,6 +49,7 @@ def _form_page(
         "errors": errors or {},
         "jurisdictions": request_form.JURISDICTIONS,
         "statement": GOOD_FAITH_STATEMENT,
+        "promise": request_form.promise(deadline_config(settings), datetime.now(UTC)),
     }
     response = render("takedown_form.html", context, status)
     set_form_cookie(response, settings, token)
@@ -126,7 +129,7 @@ async def takedown_submit(request: Request) -> Response:
     ):
         raise PageError(403, STALE_FORM)
     parsed = request_form.parse(form, datetime.now(UTC))
-    client = request.client.host if request.client else "unknown"
+    client = client_key(request)  # IPv6: the /64
     wait = await run_in_threadpool(_rate_limited, state, client)
     if wait is not None:
         minutes = max(1, round(wait / 60))

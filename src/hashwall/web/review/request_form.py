@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
-from hashwall.cases.deadlines import Jurisdiction
+from hashwall.cases.deadlines import DeadlineConfig, Jurisdiction, format_duration, request_deadline
 from hashwall.cases.intake import FieldError
 
 TEXT_FIELDS = (
@@ -32,11 +32,13 @@ TEXT_FIELDS = (
 )
 #: Longest text accepted in any one form field (the intake has tighter limits per field).
 MAX_FIELD_CHARS = 200_000
+#: Where the requester lives: it picks the laws a decision cites, never the deadline (which
+#: follows the platform's own regimes), so the labels promise no hours.
 JURISDICTIONS = [
-    (Jurisdiction.US.value, "United States (48 hours, TAKE IT DOWN Act)"),
-    (Jurisdiction.UK.value, "United Kingdom (48 hours)"),
-    (Jurisdiction.AU.value, "Australia (24 hours, eSafety)"),
-    (Jurisdiction.EU.value, "European Union (without undue delay, DSA)"),
+    (Jurisdiction.US.value, "United States"),
+    (Jurisdiction.UK.value, "United Kingdom"),
+    (Jurisdiction.AU.value, "Australia"),
+    (Jurisdiction.EU.value, "European Union"),
 ]
 #: Intake field names that are shown at another form field.
 _FIELD_OF = {"signature": "signature", "request": "form"}
@@ -56,6 +58,7 @@ def form_values(form: FormData) -> dict[str, Any]:
         raw = form.get(name)
         values[name] = raw[:MAX_FIELD_CHARS] if isinstance(raw, str) else ""
     values["good_faith"] = form.get("good_faith") is not None
+    values["under_18"] = form.get("under_18") is not None
     return values
 
 
@@ -84,8 +87,10 @@ def parse(form: FormData, now: datetime) -> ParsedForm:
         "catalog_ids": _lines(values["catalog_ids"]),
         "hashes": hashes,
         "good_faith": values["good_faith"],
-        "signature": {"full_name": values["signature"], "signed_at": now.isoformat()},
+        "under_18": values["under_18"],
     }
+    if values["signature"].strip() or not values["under_18"]:  # an under-18 report may be unsigned
+        request["signature"] = {"full_name": values["signature"], "signed_at": now.isoformat()}
     for optional in ("relation", "jurisdiction", "authority_description", "description"):
         if values[optional].strip():
             request[optional] = values[optional]
@@ -120,3 +125,21 @@ def _sentence(field: str, message: str) -> str:
     if message.startswith(("is ", "must ")) and field in labels:
         return f"{labels[field]} {message}."
     return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def promise(config: DeadlineConfig, now: datetime) -> str:
+    """What this platform will actually do, from its own regimes - not a promise about "the
+    legal deadline of your jurisdiction", which the requester's home does not set."""
+    deadline = request_deadline(now, config)
+    target = format_duration(deadline.due_at - now)
+    text = f"We aim to decide within {_hours(target)} of receiving a complete request"
+    if deadline.legal_due_at is not None:
+        legal = format_duration(deadline.legal_due_at - now)
+        text += f" (the law that applies to us allows at most {_hours(legal)})"
+    return text + "."
+
+
+def _hours(duration: str) -> str:
+    """``48h`` -> ``48 hours``, ``90m`` -> ``90 minutes``."""
+    number, unit = duration[:-1], duration[-1]
+    return f"{number} {'hours' if unit == 'h' else 'minutes'}"
