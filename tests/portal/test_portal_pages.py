@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from hashwall.service.routes.portal import CSP
+from hashwall.service.routes.portal import CSP, REPORT_REMOVE
 from tests.service.conftest import Api
 
 PortalApi = Callable[..., Api]
@@ -32,6 +32,8 @@ def test_pages_carry_the_strict_policy(portal_api: PortalApi) -> None:
     assert api.client.get("/portal/static/portal.html").status_code == 404
     page = api.client.get("/portal").text
     assert "takeitdown.ncmec.org" in page
-    # No third-party anything: every src/href is local (or the plain Take It Down link).
+    # No third-party anything: every src/href is local, or a plain link to the two services
+    # made for images taken under 18 (Take It Down, Report Remove).
+    under_18 = ("https://takeitdown.ncmec.org/", REPORT_REMOVE)
     for url in re.findall(r'(?:src|href)="([^"]+)"', page):
-        assert url.startswith(("/portal", "#")) or url == "https://takeitdown.ncmec.org/", url
+        assert url.startswith(("/portal", "#")) or url in under_18, url

@@ -17,7 +17,7 @@ import pytest
 from hashwall.service.actions.dispatch import actions_of
 from hashwall.service.actions.webhooks import backoff_seconds
 from hashwall.service.settings import Settings
-from tests.service.conftest import Api
+from tests.service.conftest import SECRET, Api
 from tests.service.test_api_core import PDQ_A, flip
 from tests.service.test_workers import wait_for
 
@@ -101,7 +101,7 @@ def test_action_words() -> None:
 
 def test_backoff_doubles_and_is_capped(fast: Settings) -> None:
     assert [backoff_seconds(fast, n) for n in (1, 2, 3, 4)] == [0.05, 0.1, 0.1, 0.1]
-    default = Settings()
+    default = Settings(secret_key=SECRET)
     assert [backoff_seconds(default, n) for n in (1, 2, 3)] == [5.0, 10.0, 20.0]
     assert backoff_seconds(default, 30) == default.webhook_backoff_cap_seconds
 

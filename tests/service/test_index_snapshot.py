@@ -365,7 +365,10 @@ def test_cli_reports_a_data_directory_it_cannot_write(
     not_a_folder = tmp_path / "data"
     not_a_folder.write_text("a file where the data directory should be")
     command = ["db", "snapshot", "--database-url", database_url, "--data-dir", str(not_a_folder)]
-    failed = CliRunner().invoke(cli_app, command)
+    # An explicit key: without one, development keeps its generated key in the data directory
+    # and the command would stop at that (test_secret_key.py), before the snapshot writer.
+    explicit = {"HASHWALL_SECRET_KEY": "snapshot-test-secret-0123456789"}
+    failed = CliRunner().invoke(cli_app, command, env=explicit)
     assert failed.exit_code == 1
     assert "cannot write the snapshots into" in failed.output
     assert "Traceback" not in failed.output

@@ -143,10 +143,16 @@ def test_cli_rotates_with_the_keys_from_the_environment(
     assert cached_ids(api) == {template_id}
 
 
+PRODUCTION_SECRET = "7d1e4b9a0c3f5e8d2a6b1c9f4e7d0a3b5c8e1f6a9d2b4c7e0f3a5d8b1c6e9f2a"
+
+
 def test_cli_without_a_key_is_a_usage_error(settings: Settings, tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,
         ["likeness", "rotate-key", "--database-url", f"sqlite:///{tmp_path / 'x.db'}"],
-        env={"HASHWALL_ENV": "production", "HASHWALL_SECRET_KEY": "a-long-production-secret-01"},
+        env={
+            "HASHWALL_ENV": "production",
+            "HASHWALL_SECRET_KEY": PRODUCTION_SECRET,
+        },
     )
     assert result.exit_code == 2 and "HASHWALL_LIKENESS_KEY is not set" in result.stderr

@@ -178,7 +178,7 @@ def _wait(condition: Callable[[], bool], seconds: float = 2.0) -> None:
 def test_production_needs_an_explicit_likeness_key(
     api_factory: Callable[[Settings], Api], settings: Settings, tmp_path: Path
 ) -> None:
-    secret = "a-long-production-secret-0123456789"
+    secret = "3c9e1a7f5b2d8e0c4a6f9b1d3e7c5a8f0b2e4d6a9c1f3b5e7d0a2c4f6b8e1d3a"
     with pytest.raises(InsecureSettingsError, match="32 bytes"):
         Settings(secret_key=secret, likeness_key="short", data_dir=tmp_path)
     key = TemplateKey.generate()

@@ -151,7 +151,7 @@ def test_bad_json_and_other_content_types_are_handed_on(api: Api, banked: dict[s
     )
     assert raw.status_code == 422 and isinstance(raw.json()["error"], list)
     form = api.call("POST", "/v1/match/hashes", "matcher", data={"queries": "x"})
-    assert form.status_code == 422
+    assert form.status_code == 415  # a JSON route reads only application/json
     assert path.handed_on == handed_on + 2
 
 

@@ -18,7 +18,11 @@ def test_bad_requests_are_422_naming_each_field(api: Api) -> None:
     assert response.status_code == 422
     fields = {problem["field"] for problem in response.json()["error"]}
     assert {"contact_email", "hashes.0"} <= fields
-    assert api.client.post("/v1/takedown/requests", content=b"{nope").status_code == 422
+    as_json = {"content-type": "application/json"}
+    bad_json = api.client.post("/v1/takedown/requests", content=b"{nope", headers=as_json)
+    assert bad_json.status_code == 422
+    # Without a JSON (or multipart) content type the body is not read at all.
+    assert api.client.post("/v1/takedown/requests", content=b"{nope").status_code == 415
     no_json = api.client.post("/v1/takedown/requests", data={"other": "1"}, files={"f": b"x"})
     assert no_json.status_code == 422 and no_json.json()["error"]["field"] == "request"
     assert api.call("GET", "/v1/takedown/requests", "reviewer").json()["requests"] == []

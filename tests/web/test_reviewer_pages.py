@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +22,10 @@ pytest.importorskip("jinja2", reason="the server extra is not installed")
 
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import select
 
 from hashwall.service.settings import Settings
+from hashwall.store import ReviewSession, create_database
 from hashwall.web.app import create_app
 from hashwall.web.review import session as sessions
 from tests.conftest import textured_rgb
@@ -145,6 +148,79 @@ def test_logout_needs_the_token_and_clears_the_cookie(web: Web) -> None:
     done = web.client.post("/review/logout", data={"csrf": token}, follow_redirects=False)
     assert done.status_code == 303 and sessions.COOKIE not in web.client.cookies
     assert web.client.get("/review/matches", follow_redirects=False).status_code == 303
+
+
+def test_a_cookie_replayed_after_logout_is_no_session(web: Web) -> None:
+    """Issue 14, item 8: logging out used to delete only the browser's cookie; a copy of it
+    (a shared computer, a proxy log, malware) kept working for up to 8 hours."""
+    web.login("admin")
+    stolen = web.client.cookies[sessions.COOKIE]
+    assert web.client.get("/review/banks").status_code == 200
+    token = web.csrf("/review/matches")
+    done = web.client.post("/review/logout", data={"csrf": token}, follow_redirects=False)
+    assert done.status_code == 303
+    web.client.cookies.set(sessions.COOKIE, stolen, path="/review")
+    replayed = web.client.get("/review/banks", follow_redirects=False)
+    assert replayed.status_code == 303 and replayed.headers["location"] == "/review/login"
+    assert web.client.post(
+        "/review/banks", data={"name": "x"}, follow_redirects=False
+    ).status_code in (
+        303,
+        403,
+    )
+    assert web.api("GET", "/v1/banks").json() == []
+
+
+def test_logout_ends_only_that_session(web: Web) -> None:
+    web.login("reviewer")
+    first = web.client.cookies[sessions.COOKIE]
+    web.client.cookies.clear()
+    web.login("reviewer")  # the same key on a second device
+    second = web.client.cookies[sessions.COOKIE]
+    token = web.csrf("/review/matches")
+    web.client.post("/review/logout", data={"csrf": token})
+    web.client.cookies.set(sessions.COOKIE, first, path="/review")
+    assert web.client.get("/review/matches").status_code == 200
+    web.client.cookies.set(sessions.COOKIE, second, path="/review")
+    assert web.client.get("/review/matches", follow_redirects=False).status_code == 303
+
+
+def test_a_signed_cookie_without_a_server_side_session_is_refused(web: Web) -> None:
+    """A cookie that only carries a valid signature (from before the upgrade, or minted with
+    a leaked secret) is not enough: the session must exist on the server."""
+    keys = web.api("GET", "/v1/keys").json()
+    admin_id = next(k["id"] for k in keys if k["name"] == "admin")
+    forged = sessions.issue(SECRET, admin_id, time.time())
+    web.client.cookies.set(sessions.COOKIE, forged, path="/review")
+    assert web.client.get("/review/banks", follow_redirects=False).status_code == 303
+
+
+def test_revoking_the_key_deletes_its_sessions(web: Web, database_url: str) -> None:
+    web.login("reviewer")
+    keys = web.api("GET", "/v1/keys").json()
+    key_id = next(k["id"] for k in keys if k["name"] == "reviewer")
+    web.api("DELETE", f"/v1/keys/{key_id}")
+    db = create_database(database_url)
+    try:
+        with db.session() as session:
+            rows = session.scalars(select(ReviewSession).where(ReviewSession.key_id == key_id))
+            assert list(rows) == []
+    finally:
+        db.dispose()
+
+
+def test_expired_sessions_are_pruned_at_login(web: Web, database_url: str) -> None:
+    keys = web.api("GET", "/v1/keys").json()
+    key_id = next(k["id"] for k in keys if k["name"] == "reviewer")
+    db = create_database(database_url)
+    try:
+        with db.session() as session:  # a log-in from nine hours ago: expired an hour ago
+            sessions.start(session, SECRET, key_id, time.time() - 9 * 3600)
+        web.login("reviewer")
+        with db.session() as session:
+            assert len(list(session.scalars(select(ReviewSession)))) == 1
+    finally:
+        db.dispose()
 
 
 # ---------------------------------------------------------------------- roles
@@ -355,9 +431,8 @@ def test_valid_form_gives_a_receipt_and_the_case_reaches_the_queue(web: Web) -> 
     page = web.client.post("/takedown", data=_valid_form(token))
     assert page.status_code == 200, page.text
     case_id = re.search(r'id="case-number">([^<]+)<', page.text).group(1)  # type: ignore[union-attr]
-    assert (
-        'id="legal-due-at"' in page.text and _case_count(web) == 1
-    )  # the US 48 h behind the target
+    # All four regimes: a 24 h target first, the US 48 h legal deadline behind it.
+    assert 'id="legal-due-at"' in page.text and _case_count(web) == 1
     web.login("reviewer")
     queue = web.client.get("/review")
     assert queue.status_code == 200 and f'data-case="{case_id}"' in queue.text
@@ -460,3 +535,28 @@ def test_form_takes_an_anonymous_under_18_report(web: Web) -> None:
     for field in ("requester_name", "contact_email", "signature"):
         assert f'id="{field}-error"' in refused.text, field
     assert _case_count(web) == 1
+
+
+def test_case_page_records_an_esafety_notice_and_an_eu_provision(web: Web) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    token = web.csrf("/takedown")
+    page = web.client.post("/takedown", data=_valid_form(token, jurisdiction="EU"))
+    case_id = re.search(r'id="case-number">([^<]+)<', page.text).group(1)  # type: ignore[union-attr]
+    web.login("reviewer")
+    url = f"/review/requests/{case_id}"
+    session_token = web.csrf(url)
+    assert 'id="esafety-form"' in web.client.get(url).text
+    assert "internal target" in web.client.get(url).text
+    given = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+    form = {"csrf": session_token, "given_at": given, "period_hours": "24", "reference": "E-9"}
+    recorded = web.client.post(f"{url}/esafety-notice", data=form)
+    assert recorded.status_code == 200, recorded.text
+    assert "legal deadline" in recorded.text and "case.regulator_notice" in recorded.text
+    short = web.client.post(f"{url}/esafety-notice", data={**form, "period_hours": "2"})
+    assert short.status_code == 422 and "at least 24 hours" in short.text
+    web.client.post(f"{url}/decision", data={"csrf": session_token, "event": "start_review"})
+    action = {"csrf": session_token, "event": "action", "legal_ground": "§ 201a StGB (Germany)"}
+    assert web.client.post(f"{url}/decision", data=action).status_code == 200
+    notice = web.client.get(f"{url}/notice").text
+    assert "§ 201a StGB (Germany)" in notice and "Art. 21" in notice

@@ -28,6 +28,7 @@ from pydantic import (
 
 from hashwall.cases.deadlines import Jurisdiction
 from hashwall.cases.intake import _EMAIL, _URL, ContentHash
+from hashwall.nesting import check_yaml_depth, loads_json
 
 
 class CaseFileError(ValueError):
@@ -142,6 +143,14 @@ def _yaml() -> Any:
     return importlib.import_module("yaml")
 
 
+def _load_yaml(text: str) -> Any:
+    """``safe_load`` after a depth check of the event stream (deep nesting would end in a
+    RecursionError in PyYAML's composer)."""
+    yaml = _yaml()
+    check_yaml_depth(yaml.parse(text, Loader=yaml.SafeLoader))
+    return yaml.safe_load(text)
+
+
 def load_case(path: Path) -> CaseFile:
     """Read and validate a case file (``.json``, or YAML for anything else)."""
     try:
@@ -149,7 +158,7 @@ def load_case(path: Path) -> CaseFile:
     except (OSError, UnicodeDecodeError) as error:
         raise CaseFileError(f"{path}: cannot read ({type(error).__name__})") from None
     try:
-        raw = json.loads(text) if path.suffix.lower() == ".json" else _yaml().safe_load(text)
+        raw = loads_json(text) if path.suffix.lower() == ".json" else _load_yaml(text)
     except Exception as error:  # json and yaml raise different classes
         first = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise CaseFileError(f"{path}: not valid {_kind(path)}: {first}") from None

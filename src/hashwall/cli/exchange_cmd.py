@@ -187,6 +187,7 @@ def stopncii_command(
     total, pages = ApplyResult(), 0
     with _database(database_url, data_dir) as db:
         client = stopncii.client_from_env()
+        _check_egress(database_url, data_dir, client._base_url, "StopNCII")
         bank_id = _bank_id(db, bank, create={"description": "StopNCII.org hashes"})
         for result in stopncii.fetch_pages(db, bank_id, client):
             total.merge(result)
@@ -194,6 +195,13 @@ def stopncii_command(
         mark = stopncii.checkpoint(db, bank_id)
     summary = {**total.as_json(), "pages": pages, "checkpoint": mark.update_time if mark else None}
     typer.echo(json.dumps({"bank": bank, **summary}))
+
+
+def _check_egress(database_url: str | None, data_dir: Path | None, url: str, source: str) -> None:
+    """The API's egress check for a source's URL (an ``ApiError``, exit 2, when refused)."""
+    from hashwall.service.exchange.feed import check_egress
+
+    check_egress(server_settings(database_url, data_dir), url, source)
 
 
 def _drain(pages: Iterator[FetchedPage]) -> FetchTotals:
@@ -216,6 +224,7 @@ def ncmec_command(
 
     with _database(database_url, data_dir) as db:
         config = ncmec.config_from_env()
+        _check_egress(database_url, data_dir, config.base_url, "NCMEC")
         bank_id = _bank_id(db, bank, create={"description": "NCMEC hash sharing"})
         totals = _drain(ncmec.fetch_pages(db, bank_id, config))
         mark = ncmec.checkpoint(db, bank_id, config)
@@ -249,6 +258,7 @@ def threatexchange_command(
 
     with _database(database_url, data_dir) as db:
         config = graph.config_from_env(privacy_group)
+        _check_egress(database_url, data_dir, config.client()._base_url, "ThreatExchange")
         bank_id = _bank_id(db, bank, create={"description": "ThreatExchange hashes"})
         totals = _drain(graph.fetch_pages(db, bank_id, config))
         mark = graph.checkpoint(db, bank_id, config)

@@ -25,6 +25,10 @@ class RoleChoice(StrEnum):
 def create_command(
     role: Annotated[RoleChoice, typer.Option("--role", help="What the key may do.")],
     name: Annotated[str, typer.Option("--name", help="Who or what the key is for.")] = "",
+    bank: Annotated[
+        list[int] | None,
+        typer.Option("--bank", help="Limit the key to this bank id (repeat for several)."),
+    ] = None,
     database_url: DatabaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -32,6 +36,7 @@ def create_command(
 
     Roles: hasher (hash uploads), matcher (match), curator (manage banks and entries),
     reviewer (read entries and match records), admin (everything, including keys).
+    `--bank ID` (repeatable) limits the key to changing those banks.
     """
     settings = server_settings(database_url, data_dir)
     from hashwall.service.auth import Role, create_api_key
@@ -40,7 +45,10 @@ def create_command(
     db = create_database(settings.resolved_database_url())
     try:
         upgrade(db.engine)
-        row, key = create_api_key(db, settings.secret_key, Role(role.value), name)
+        if bank and role is RoleChoice.ADMIN:
+            typer.echo("an admin key cannot be limited to banks", err=True)
+            raise typer.Exit(2)
+        row, key = create_api_key(db, settings.secret_key, Role(role.value), name, bank or None)
     finally:
         db.dispose()
     typer.echo(key)

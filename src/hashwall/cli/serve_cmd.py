@@ -25,8 +25,20 @@ def serve_command(
             help="A log line per request; off saves ~10 % CPU when a proxy logs requests.",
         ),
     ] = True,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option(
+            "--forwarded-allow-ips",
+            envvar="HASHWALL_FORWARDED_ALLOW_IPS",
+            help="Comma-separated addresses or networks of your reverse proxies: only "
+            "connections from them may set the client address with X-Forwarded-For (and the "
+            "scheme with X-Forwarded-Proto). Default: none, the connection's own address counts.",
+            show_default=False,
+        ),
+    ] = "",
 ) -> None:
-    """Serve the matching API (OpenAPI docs at /docs). Migrates the database first.
+    """Serve the matching API (schema at /openapi.json; /docs in development). Migrates the
+    database first.
 
     Example: hashwall serve --database-url postgresql://hashwall@db/hashwall --workers 4
     """
@@ -34,16 +46,21 @@ def serve_command(
     import uvicorn
 
     from hashwall.store import create_database, upgrade
+    from hashwall.store.private_files import private_dir
 
     # Workers are separate processes: pass the resolved settings down through the environment.
     os.environ["HASHWALL_DATABASE_URL"] = settings.resolved_database_url()
     os.environ["HASHWALL_DATA_DIR"] = str(settings.data_dir)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Owner-only: the data directory holds the database (requesters' names and e-mail
+    # addresses) and the secret key; the umask covers what workers write there later.
+    os.umask(0o077)
+    private_dir(settings.data_dir)
     db = create_database(settings.resolved_database_url())
     try:
         upgrade(db.engine)
     finally:
         db.dispose()
+    trusted = trusted_proxies(forwarded_allow_ips)
     uvicorn.run(
         "hashwall.web.app:create_app_from_env",
         factory=True,
@@ -53,4 +70,16 @@ def serve_command(
         log_level="info",
         # Request lines carry no keys (keys travel in headers), but keep access logs terse.
         access_log=access_log,
+        proxy_headers=trusted is not None,
+        forwarded_allow_ips=trusted,
     )
+
+
+def trusted_proxies(forwarded_allow_ips: str) -> str | None:
+    """The proxies uvicorn may take ``X-Forwarded-*`` from; ``None``: none (proxy headers off).
+
+    Why: uvicorn trusts them from 127.0.0.1 by default, so a client on the same host, or any
+    client through a local proxy that passes the header on, could pick its own address for
+    the per-address limits; without the option nobody is trusted."""
+    trusted = ",".join(part.strip() for part in forwarded_allow_ips.split(",") if part.strip())
+    return trusted or None

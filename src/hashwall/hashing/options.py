@@ -5,7 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hashwall.media.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_VIDEO_SECONDS
+from hashwall.media.limits import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_VIDEO_SECONDS,
+    NO_LIMITS,
+    VideoLimits,
+)
 
 
 class HashMode(StrEnum):
@@ -45,3 +50,5 @@ class HashOptions:
     max_pixels: int = DEFAULT_MAX_PIXELS
     #: Refuse videos longer than this many seconds (by the container's or stream's duration).
     max_video_seconds: float = DEFAULT_MAX_VIDEO_SECONDS
+    #: Caps on decoding videos and animations (frames, duration, time, threads).
+    video_limits: VideoLimits = NO_LIMITS

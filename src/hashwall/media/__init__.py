@@ -16,7 +16,7 @@ from hashwall.media.limits import DEFAULT_MAX_PIXELS
 
 if TYPE_CHECKING:
     from hashwall.media.borders import BorderCrop, find_uniform_borders
-    from hashwall.media.errors import MediaError
+    from hashwall.media.errors import MediaError, MediaTooLarge
     from hashwall.media.image import load_photo
     from hashwall.media.sniff import ContentKind, sniff_kind
     from hashwall.media.video import VideoFrame, iter_video_frames
@@ -25,6 +25,7 @@ _WHERE = {
     "BorderCrop": "borders",
     "find_uniform_borders": "borders",
     "MediaError": "errors",
+    "MediaTooLarge": "errors",
     "load_photo": "image",
     "ContentKind": "sniff",
     "sniff_kind": "sniff",
@@ -37,6 +38,7 @@ __all__ = [
     "BorderCrop",
     "ContentKind",
     "MediaError",
+    "MediaTooLarge",
     "VideoFrame",
     "find_uniform_borders",
     "iter_video_frames",

@@ -15,3 +15,13 @@ class MediaError(Exception):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+class MediaTooLarge(MediaError):
+    """A file over a decoding limit (pixels, frames, duration, decoding time), refused before
+    or while decoding. ``plain`` says what was too large without command-line advice, for
+    the service to show to people who sent the file."""
+
+    def __init__(self, path: str | Path, reason: str, plain: str | None = None) -> None:
+        super().__init__(path, reason)
+        self.plain = plain or reason

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from hashwall.media.errors import MediaError
+from hashwall.media.errors import MediaError, MediaTooLarge
 from hashwall.media.limits import DEFAULT_MAX_PIXELS
 
 RGBArray = NDArray[np.uint8]
@@ -83,10 +83,15 @@ def open_image(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     if width <= 0 or height <= 0:
         raise MediaError(path, f"image has no pixels ({width}x{height})")
     if width * height > max_pixels:
-        raise MediaError(
+        plain = (
+            f"the picture is {width}x{height} = {width * height:,} pixels; the limit is "
+            f"{max_pixels:,}"
+        )
+        raise MediaTooLarge(
             path,
             f"image is too large: {width}x{height} = {width * height:,} pixels, limit is "
             f"{max_pixels:,} (possible decompression bomb; raise --max-pixels if genuine)",
+            plain,
         )
     return image
 

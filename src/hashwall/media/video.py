@@ -15,6 +15,7 @@ Two paths:
 from __future__ import annotations
 
 import bisect
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -25,15 +26,70 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageSequence
 
-from hashwall.media.errors import MediaError
+from hashwall.media.errors import MediaError, MediaTooLarge
 from hashwall.media.image import open_image, to_rgb_array
-from hashwall.media.limits import DEFAULT_MAX_PIXELS, DEFAULT_MAX_VIDEO_SECONDS
+from hashwall.media.limits import (
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_MAX_VIDEO_SECONDS,
+    NO_LIMITS,
+    VideoLimits,
+)
 from hashwall.media.sniff import may_be_animated
 
 if TYPE_CHECKING:  # PyAV (FFmpeg) loads when a video is opened, not when photos are hashed
     import av
     import av.container
     import av.video.stream
+
+
+__all__ = [
+    "NO_LIMITS",
+    "LumaFrame",
+    "VideoFrame",
+    "VideoLimits",
+    "iter_video_frames",
+    "iter_video_luma",
+]
+
+
+class _Budget:
+    """Checks one file's decoding against its :class:`VideoLimits`."""
+
+    def __init__(self, path: Path, limits: VideoLimits) -> None:
+        self.path = path
+        self.limits = limits
+        seconds = limits.max_decode_seconds
+        self.deadline = None if seconds is None else time.monotonic() + seconds
+        self.decoded = 0
+
+    def open(
+        self, container: av.container.InputContainer, stream: av.video.stream.VideoStream
+    ) -> None:
+        """Before decoding: the thread count, and the duration the file declares."""
+        if self.limits.threads:
+            stream.codec_context.thread_count = self.limits.threads
+        self.duration(video_duration(container, stream))
+
+    def duration(self, seconds: float | None) -> None:
+        cap = self.limits.max_seconds
+        if seconds is not None and cap is not None and seconds > cap:
+            plain = f"the video is {seconds:.0f} seconds long; the limit is {cap:g} seconds"
+            raise MediaTooLarge(self.path, plain, plain)
+
+    def frame(self, timestamp: float | None) -> None:
+        """Called for each decoded frame, before it is used."""
+        cap = self.limits.max_frames
+        if cap is not None and self.decoded >= cap:
+            plain = f"the video has more than {cap} frames, the limit"
+            raise MediaTooLarge(self.path, plain, plain)
+        self.decoded += 1
+        self.duration(timestamp)
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            plain = (
+                f"decoding took longer than {self.limits.max_decode_seconds:g} seconds "
+                "(the limit); a shorter or smaller clip will do"
+            )
+            raise MediaTooLarge(self.path, plain, plain)
 
 
 @dataclass(frozen=True)
@@ -94,15 +150,20 @@ def iter_video_frames(
     frame_size: tuple[int, int] | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_video_seconds: float = DEFAULT_MAX_VIDEO_SECONDS,
+    limits: VideoLimits = NO_LIMITS,
 ) -> Iterator[VideoFrame]:
     """Yield the sampled frames of a video file or an animated GIF/WebP.
 
     ``frame_size`` (width, height) rescales every frame first, like vPDQ's downsample option.
+    Past one of ``limits`` a :class:`MediaTooLarge` is raised and decoding stops.
     """
+    budget = _Budget(path, limits)
     if may_be_animated(path):
-        yield from _iter_animation(path, seconds_per_hash, frame_size, max_pixels)
+        yield from _iter_animation(path, seconds_per_hash, frame_size, max_pixels, budget)
         return
-    yield from _iter_container(path, seconds_per_hash, frame_size, max_pixels, max_video_seconds)
+    yield from _iter_container(
+        path, seconds_per_hash, frame_size, max_pixels, max_video_seconds, budget
+    )
 
 
 def iter_video_luma(
@@ -113,6 +174,7 @@ def iter_video_luma(
     max_video_seconds: float = DEFAULT_MAX_VIDEO_SECONDS,
     seek: bool = True,
     snap_to_keyframes: bool = True,
+    limits: VideoLimits = NO_LIMITS,
 ) -> Iterator[LumaFrame]:
     """Yield the sampled frames of a video file as luma planes (the fast mode's decoder).
 
@@ -122,8 +184,9 @@ def iter_video_luma(
     lies within half a sampling interval of it (frame numbers and timestamps are then the
     keyframe's): the hashed frames may differ from the exact mode's by up to half an interval.
     """
+    budget = _Budget(path, limits)
     if may_be_animated(path):
-        for still in _iter_animation(path, seconds_per_hash, None, max_pixels):
+        for still in _iter_animation(path, seconds_per_hash, None, max_pixels, budget):
             luma = np.asarray(Image.fromarray(still.rgb).convert("L"))
             yield LumaFrame(still.index, still.timestamp, luma)
         return
@@ -133,19 +196,21 @@ def iter_video_luma(
     produced = 0
     with container:
         stream = _video_stream(path, container, max_pixels, max_video_seconds)
+        budget.open(container, stream)
         rate = float(stream.average_rate or stream.guessed_rate or 0)
         every = _sampling_interval(rate, seconds_per_hash)
         try:
             if every > 1 and seek:
                 plan = _seek_plan(container, stream, every, snap_to_keyframes)
                 if plan is not None:
-                    for planned in _decode_planned(container, stream, plan):
+                    for planned in _decode_planned(container, stream, plan, budget):
                         produced += 1
                         yield planned
                     if produced:
                         return
                     container.seek(0, stream=stream)
             for index, frame in enumerate(container.decode(stream)):
+                budget.frame(frame.time)
                 if index % every == 0:
                     produced += 1
                     yield _luma_frame(index, frame, rate)
@@ -219,6 +284,7 @@ def _decode_planned(
     container: av.container.InputContainer,
     stream: av.video.stream.VideoStream,
     plan: list[_Target],
+    budget: _Budget,
 ) -> Iterator[LumaFrame]:
     """Decode just enough to reach each planned frame, seeking forward over whole GOPs."""
     rate = float(stream.average_rate or stream.guessed_rate or 0)
@@ -229,6 +295,7 @@ def _decode_planned(
             container.seek(target.keyframe_pts, stream=stream, backward=True)
             decoder = container.decode(stream)
         for frame in decoder:
+            budget.frame(frame.time)
             if frame.pts is None:
                 continue
             last_pts = int(frame.pts)
@@ -280,7 +347,8 @@ def _video_stream(
     stream.thread_type = "AUTO"
     width, height = stream.codec_context.width, stream.codec_context.height
     if width * height > max_pixels:
-        raise MediaError(path, f"video frames are too large: {width}x{height} pixels")
+        plain = f"the video frames are {width}x{height} pixels; the limit is {max_pixels:,}"
+        raise MediaTooLarge(path, f"video frames are too large: {width}x{height} pixels", plain)
     seconds = video_duration(container, stream)
     if seconds is not None and seconds > max_seconds:
         raise MediaError(
@@ -308,17 +376,21 @@ def _iter_container(
     frame_size: tuple[int, int] | None,
     max_pixels: int,
     max_seconds: float = DEFAULT_MAX_VIDEO_SECONDS,
+    budget: _Budget | None = None,
 ) -> Iterator[VideoFrame]:
     import av
 
+    budget = budget or _Budget(path, NO_LIMITS)
     container = _open_container(path)
     produced = 0
     with container:
         stream = _video_stream(path, container, max_pixels, max_seconds)
+        budget.open(container, stream)
         rate = stream.average_rate or stream.guessed_rate or Fraction(0)
         every = _sampling_interval(float(rate), seconds_per_hash)
         try:
             for index, frame in enumerate(container.decode(stream)):
+                budget.frame(frame.time)
                 if index % every:
                     continue
                 rgb = _frame_to_rgb(frame, frame_size)
@@ -342,13 +414,18 @@ def _frame_to_rgb(frame: av.VideoFrame, frame_size: tuple[int, int] | None) -> N
 
 
 def _iter_animation(
-    path: Path, seconds_per_hash: float, frame_size: tuple[int, int] | None, max_pixels: int
+    path: Path,
+    seconds_per_hash: float,
+    frame_size: tuple[int, int] | None,
+    max_pixels: int,
+    budget: _Budget,
 ) -> Iterator[VideoFrame]:
     image = open_image(path, max_pixels)
     timestamp_ms = 0.0
     next_sample_ms = 0.0
     try:
         for index, frame in enumerate(ImageSequence.Iterator(image)):
+            budget.frame(timestamp_ms / 1000.0)
             duration = float(frame.info.get("duration", 100) or 100)
             if timestamp_ms >= next_sample_ms:
                 picture = frame.convert("RGBA") if frame.mode == "P" else frame.copy()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from hashwall.service.schemas import (
     EntryOut,
@@ -16,9 +16,20 @@ from hashwall.service.schemas import (
     Strict,
     Text,
 )
+from hashwall.service.urls import url_problem
 
 ContentId = Annotated[Text, Field(min_length=1, max_length=500)]
-Url = Annotated[Text, Field(max_length=2000)]
+
+
+def _web_url(value: str) -> str:
+    problem = url_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+#: A stored, reviewer-facing link: empty, or http(s) only (``hashwall.service.urls``).
+Url = Annotated[Text, Field(max_length=2000), AfterValidator(_web_url)]
 
 
 class CatalogItemCreate(Strict):

@@ -15,14 +15,16 @@ from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from hashwall import __version__
+from hashwall.service import access_log
 from hashwall.service.actions.background import Background
-from hashwall.service.errors import error_body, install_error_handlers
+from hashwall.service.errors import install_error_handlers
 from hashwall.service.fast_match import PATH as FAST_PATH
 from hashwall.service.fast_match import FastMatchPath
 from hashwall.service.likeness import routes as likeness_routes
+from hashwall.service.request_guard import RequestGuard
 from hashwall.service.routes import (
     banks,
     catalog,
@@ -44,29 +46,6 @@ Every endpoint except `/v1/health` needs an API key (`X-API-Key: hw_...` or
 `Authorization: Bearer hw_...`); create one with `hashwall keys create --role ROLE`.
 Errors are JSON: `{"error": {"field": ..., "message": ...}}` (a list for validation errors).
 """
-
-# Multipart bodies carry a little framing around the file itself.
-_FRAMING_ALLOWANCE = 64 * 1024
-
-
-class BodySizeLimit:
-    """Refuse a request whose declared body is over the upload limit before reading it."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            declared = dict(scope["headers"]).get(b"content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-                from fastapi.responses import JSONResponse
-
-                message = f"the request body is larger than the {self.max_bytes}-byte limit"
-                response = JSONResponse(error_body("body", message), 413)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 class ServiceApp(FastAPI):
@@ -118,10 +97,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description=_DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        # Swagger UI and ReDoc come from a CDN: off in production unless asked for (settings).
+        docs_url="/docs" if settings.interactive_docs else None,
+        redoc_url="/redoc" if settings.interactive_docs else None,
         openapi_url="/openapi.json",
     )
     install_error_handlers(app)
+    access_log.install()  # no client addresses logged for /portal, /takedown, /notices
     for module in (system, banks, entries, imports, match):
         app.include_router(module.router)
     app.include_router(portal_routes.router)  # survivor portal: /portal, /v1/portal
@@ -134,7 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from hashwall.service.routes import takedown  # removal requests (docs/takedown.md)
 
     app.include_router(takedown.router)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + _FRAMING_ALLOWANCE)
+    # Body limits, key before body, content types: docs/security.md.
+    app.add_middleware(RequestGuard, settings=settings)
     return app
 
 

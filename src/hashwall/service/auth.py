@@ -13,11 +13,11 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -87,33 +87,65 @@ class Principal:
     key_id: int
     name: str
     role: Role
+    #: The banks this key may change (``None``: every bank). A curator key given to one
+    #: partner's integration should not be able to edit, fill or empty other banks.
+    banks: frozenset[int] | None = None
 
     def can(self, permission: Permission) -> bool:
         return permission in ROLE_PERMISSIONS[self.role]
 
+    def may_change(self, bank_id: int) -> bool:
+        return self.banks is None or bank_id in self.banks
 
-def create_api_key(db: Database, secret: str, role: Role, name: str = "") -> tuple[ApiKey, str]:
-    """Store a new key and return it with the plaintext key (never retrievable again)."""
+    def check_bank(self, bank_id: int, field: str | None = "bank_id") -> None:
+        """403 unless this key may change ``bank_id`` (checked after the bank was found, so
+        an unknown bank is still a 404)."""
+        if not self.may_change(bank_id):
+            raise ApiError(403, f"this API key is limited to other banks (not {bank_id})", field)
+
+
+def create_api_key(
+    db: Database, secret: str, role: Role, name: str = "", banks: list[int] | None = None
+) -> tuple[ApiKey, str]:
+    """Store a new key and return it with the plaintext key (never retrievable again);
+    ``banks`` limits it to those banks."""
     key = generate_key()
     with db.session() as session:
-        row = ApiKey(name=name, prefix=key[:8], key_hash=hash_key(key, secret), role=role.value)
+        row = ApiKey(
+            name=name,
+            prefix=key[:8],
+            key_hash=hash_key(key, secret),
+            role=role.value,
+            bank_ids=sorted(set(banks)) if banks is not None else None,
+        )
         session.add(row)
         session.flush()
         session.expunge(row)
     return row, key
 
 
-def lookup_key(db: Database, secret: str, key: str) -> Principal | None:
+def lookup_key(
+    db: Database, secret: str, key: str, legacy: tuple[str, ...] = ()
+) -> Principal | None:
+    """The holder of a valid, unrevoked key. ``legacy``: earlier secrets whose hashes are still
+    accepted (development data written under the published default); a key found that way
+    is re-hashed under ``secret`` at once, so it is looked up once per key at most."""
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
     digest = hash_key(key, secret)
     with db.session() as session:
-        row = session.scalars(
-            select(ApiKey).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
-        ).first()
-        if row is None or not hmac.compare_digest(row.key_hash, digest):
-            return None
-        return Principal(row.id, row.name, Role(row.role))
+        for candidate in (digest, *(hash_key(key, old) for old in legacy)):
+            row = session.scalars(
+                select(ApiKey).where(ApiKey.key_hash == candidate, ApiKey.revoked_at.is_(None))
+            ).first()
+            if row is not None and hmac.compare_digest(row.key_hash, candidate):
+                if candidate != digest:  # a write only for a legacy hash, never per lookup
+                    row.key_hash = digest
+                banks = (
+                    frozenset(int(b) for b in row.bank_ids) if row.bank_ids is not None else None
+                )
+                return Principal(row.id, row.name, Role(row.role), banks)
+        return None
 
 
 _bearer_or_header = APIKeyHeader(
@@ -124,9 +156,15 @@ _bearer_or_header = APIKeyHeader(
 
 
 def _presented_key(request: Request, header_key: str | None) -> str | None:
-    if header_key:
+    return header_key or presented_key(request.headers)
+
+
+def presented_key(headers: Mapping[str, str]) -> str | None:
+    """The key in ``X-API-Key`` or ``Authorization: Bearer``, if any (headers only: the
+    request guard calls this before the body is read)."""
+    if header_key := headers.get("x-api-key"):
         return header_key
-    authorization = request.headers.get("authorization", "")
+    authorization = headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
@@ -208,34 +246,65 @@ class KeyCache:
         self._unknown.clear()
 
 
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="hashwall"'}
+
+
+async def principal_for(state: Any, key: str | None) -> Principal:
+    """The caller behind ``key`` (``state`` is the worker's ServiceState); 401 ApiError
+    when there is no key or it is unknown or revoked."""
+    if key is None:
+        raise ApiError(401, "an API key is required (X-API-Key header)", "X-API-Key", _CHALLENGE)
+    digest = hash_key(key, state.settings.secret_key)
+    principal: Principal | None = await state.key_cache.resolve(
+        digest,
+        partial(
+            lookup_key,
+            state.db,
+            state.settings.secret_key,
+            key,
+            state.settings.legacy_secret_keys(),
+        ),
+    )
+    if principal is None:
+        raise ApiError(401, "the API key is not valid or was revoked", "X-API-Key", _CHALLENGE)
+    return principal
+
+
+def check_permission(principal: Principal, permission: Permission) -> None:
+    """403 ApiError when the caller's role lacks ``permission``."""
+    if not principal.can(permission):
+        raise ApiError(
+            403,
+            f"role {principal.role.value!r} may not do this (needs {permission.value!r})",
+            "X-API-Key",
+        )
+
+
 async def authenticate(
     request: Request, header_key: Annotated[str | None, Depends(_bearer_or_header)]
 ) -> Principal:
     """401 when no key or an unknown/revoked key is presented."""
-    key = _presented_key(request, header_key)
-    challenge = {"WWW-Authenticate": 'Bearer realm="hashwall"'}
-    if key is None:
-        raise ApiError(401, "an API key is required (X-API-Key header)", "X-API-Key", challenge)
-    state = request.app.state.hashwall
-    digest = hash_key(key, state.settings.secret_key)
-    principal: Principal | None = await state.key_cache.resolve(
-        digest, partial(lookup_key, state.db, state.settings.secret_key, key)
-    )
-    if principal is None:
-        raise ApiError(401, "the API key is not valid or was revoked", "X-API-Key", challenge)
-    return principal
+    return await principal_for(request.app.state.hashwall, _presented_key(request, header_key))
+
+
+#: Permissions that change a bank: a key limited to some banks holds them for those only.
+BANK_WRITES = frozenset({Permission.BANKS_WRITE, Permission.ENTRIES_WRITE, Permission.WEBHOOKS})
 
 
 def require(permission: Permission) -> object:
-    """A dependency: the caller must hold ``permission`` (403 otherwise)."""
+    """A dependency: the caller must hold ``permission`` (403 otherwise); on a route with a
+    ``{bank_id}`` a bank-limited key must be limited to that bank. (Routes that reach a bank
+    through an entry or a webhook call :meth:`Principal.check_bank` themselves.)"""
 
-    async def check(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if not principal.can(permission):
-            raise ApiError(
-                403,
-                f"role {principal.role.value!r} may not do this (needs {permission.value!r})",
-                "X-API-Key",
-            )
+    async def check(
+        request: Request, principal: Annotated[Principal, Depends(authenticate)]
+    ) -> Principal:
+        check_permission(principal, permission)
+        bank_id = request.path_params.get("bank_id")
+        if permission in BANK_WRITES and bank_id is not None and str(bank_id).isdigit():
+            principal.check_bank(int(bank_id))
         return principal
 
+    # Read by the request guard (body_rules.py): a 403 is answered before the body is read.
+    check.hashwall_permission = permission  # type: ignore[attr-defined]
     return Depends(check)

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
@@ -29,6 +29,41 @@ class ApiError(Exception):
         self.message = message
         self.field = field
         self.headers = headers
+
+
+class GuardRefusal(StarletteHTTPException):
+    """Raised from ``receive`` by the request guard (request_guard.py) instead of a body:
+    no key, a bad content type, a body past its limit.
+
+    An HTTPException, so FastAPI's body parsing passes it on unchanged (anything else becomes
+    a 400) and the handler below answers it in the route's own format (``respond``: a page
+    for the HTML forms; JSON otherwise)."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        field: str | None,
+        headers: dict[str, str] | None = None,
+        respond: Any = None,
+    ) -> None:
+        super().__init__(status, message, headers)
+        self.message = message
+        self.field = field
+        self.respond = respond
+
+    def response(self) -> Response:
+        headers = dict(self.headers or {})
+        if self.respond is not None:
+            page: Response = self.respond(self.status_code, self.message, headers)
+            return page
+        return JSONResponse(error_body(self.field, self.message), self.status_code, headers=headers)
+
+
+def too_large_message(limit: int) -> str:
+    mib = 1024 * 1024
+    readable = f"{limit / mib:.3g} MB" if limit >= mib else f"{limit / 1024:.3g} KB"
+    return f"the request body is larger than this route's limit of {readable} ({limit} bytes)"
 
 
 def printable(value: str, limit: int) -> str:
@@ -72,7 +107,13 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _guard_refusal(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GuardRefusal)
+    return exc.response()
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(GuardRefusal, _guard_refusal)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

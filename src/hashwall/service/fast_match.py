@@ -97,7 +97,14 @@ class FastMatchPath:
         key, digest, principal = _cached_principal(state, headers)
         if principal is None and digest:  # expired or not seen yet: one lookup per key
             principal = await state.key_cache.resolve(
-                digest, partial(lookup_key, state.db, state.settings.secret_key, key)
+                digest,
+                partial(
+                    lookup_key,
+                    state.db,
+                    state.settings.secret_key,
+                    key,
+                    state.settings.legacy_secret_keys(),
+                ),
             )
         if principal is None or not principal.can(Permission.MATCH):
             return None

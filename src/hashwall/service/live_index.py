@@ -64,6 +64,8 @@ from hashwall.store import Bank, Database
 log = logging.getLogger("hashwall.service")
 
 _SYNC_CHUNK = 500
+#: ``entry_source`` of entries a curator (or an exchange the operator set up) added.
+CURATED = "curated"
 
 Int64Array = npt.NDArray[np.int64]
 IntArray = npt.NDArray[np.signedinteger[Any]]
@@ -78,10 +80,34 @@ class BankInfo:
     negative: bool
     pdq_threshold: int
     action: str | None
+    #: ``portal``/``takedown`` for banks the public fills (``None``: curated), and the
+    #: operator's opt-in to automatic actions for them (docs/security.md).
+    entry_source: str | None = None
+    public_actions: bool = False
 
     @classmethod
     def of(cls, bank: Bank) -> BankInfo:
-        return cls(bank.id, bank.name, bank.enabled, bank.negative, bank.pdq_threshold, bank.action)
+        return cls(
+            bank.id,
+            bank.name,
+            bank.enabled,
+            bank.negative,
+            bank.pdq_threshold,
+            bank.action,
+            bank.entry_source,
+            bool(bank.public_actions),
+        )
+
+    @property
+    def review_only(self) -> bool:
+        """Anyone could have added these entries: a match asks for human review, never for
+        automatic action (no webhooks, and ``matched`` stays false), unless opted in."""
+        return self.entry_source is not None and not self.public_actions
+
+    @property
+    def source_label(self) -> str:
+        """Where the bank's entries came from, as match answers and records say it."""
+        return self.entry_source or CURATED
 
 
 @dataclass(slots=True)

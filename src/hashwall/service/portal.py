@@ -9,7 +9,13 @@ being read out over the phone or copied by hand; input is normalised (case, spac
 * Throttles live in the database (every worker sees them) and are keyed by an HMAC of the
   client address or of the case number *as typed* - never the address or number in clear.
   Counting wrong PINs per typed case number, whether the case exists or not, makes the
-  lock-out of a real case indistinguishable from that of an unknown one.
+  throttling of a real case indistinguishable from that of an unknown one.
+* Nothing a stranger does can lock the owner out (issue 14, item 6): wrong PINs lock out
+  the *address* that typed them (for all cases, and sooner for that one case), never the
+  case. A per-case budget, once spent, only *slows* the case down: every address then gets
+  a couple of tries at it per lock-out period, so a distributed guesser gains little and the
+  owner, from an address with no failures of its own, still gets in. docs/security.md has
+  the arithmetic.
 """
 
 from __future__ import annotations
@@ -18,16 +24,20 @@ import hashlib
 import hmac
 import math
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hashwall.store import Database
 from hashwall.store.portal_models import PortalThrottle
 
+T = TypeVar("T")
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 _GROUP = 4
 CASE_PREFIX = "HW"
@@ -143,6 +153,24 @@ class Rule:
     lock: int
 
 
+#: How often one worker prunes a throttle scope (see :meth:`Throttles._prune_now_and_then`).
+PRUNE_SECONDS = 60.0
+_last_pruned: dict[tuple[str, str], float] = {}
+
+
+def prune_expired(db: Database, rule: Rule, now: datetime) -> int:
+    """Delete ``rule``'s counters whose window is over and that are not locked; how many."""
+    with db.session() as session:
+        result = session.execute(
+            delete(PortalThrottle).where(
+                PortalThrottle.scope == rule.scope,
+                PortalThrottle.window_start <= now - timedelta(seconds=rule.window),
+                or_(PortalThrottle.locked_until.is_(None), PortalThrottle.locked_until <= now),
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 class Throttles:
     """Counters in ``portal_throttles``, shared by every worker through the database.
 
@@ -163,14 +191,55 @@ class Throttles:
 
     def reserve(self, rule: Rule, value: str) -> Lock | None:
         """Count one attempt, or return the lock that refuses it."""
+        self._prune_now_and_then(rule)
         key = keyed(self.secret, rule.scope, value)
+        return self._retrying(lambda: self._reserve(rule, key))
+
+    def tally(self, rule: Rule, value: str) -> int:
+        """Count one attempt in ``rule.window`` without ever refusing it; the count *before*
+        it. (A budget that slows others down, where a lock would let a stranger lock out the
+        owner.)"""
+        key = keyed(self.secret, rule.scope, value)
+        return self._retrying(lambda: self._tally(rule, key))
+
+    @staticmethod
+    def _retrying(count: Callable[[], T]) -> T:
         for attempt in range(2):
             try:
-                return self._reserve(rule, key)
+                return count()
             except IntegrityError:  # two workers inserted the first row at once: count again
                 if attempt:
                     raise
-        return None  # pragma: no cover - the loop returns or raises
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    def _tally(self, rule: Rule, key: str) -> int:
+        now = datetime.now(UTC)
+        with self.db.session() as session:
+            row = self._row(session, rule, key)
+            if row is None:
+                session.add(PortalThrottle(scope=rule.scope, key=key, count=1, window_start=now))
+                return 0
+            started = _aware(row.window_start) or now
+            if now - started >= timedelta(seconds=rule.window):
+                row.count, row.window_start = 0, now
+            before = row.count
+            row.count += 1
+        return before
+
+    def _prune_now_and_then(self, rule: Rule) -> None:
+        """Delete this scope's rows that no longer count, at most once per
+        :data:`PRUNE_SECONDS` per worker: the table holds only live counters.
+
+        Why: a row was kept forever per address (and per typed case number) ever seen, so the
+        table grew without bound, faster still with throw-away addresses. A row whose window
+        has passed and whose lock (if any) has run out means exactly what no row means (the
+        next attempt starts a fresh window), so deleting it changes no decision."""
+        now_monotonic = time.monotonic()
+        marker = (self.db.url, rule.scope)
+        if now_monotonic - _last_pruned.get(marker, -PRUNE_SECONDS) < PRUNE_SECONDS:
+            return
+        _last_pruned[marker] = now_monotonic
+        prune_expired(self.db, rule, datetime.now(UTC))
 
     def _reserve(self, rule: Rule, key: str) -> Lock | None:
         now = datetime.now(UTC)

@@ -40,8 +40,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from hashwall.hashing.record import HashRecord
-from hashwall.service.actions.dispatch import REVIEW, WEBHOOK, actions_of, on_new_records
-from hashwall.service.actions.flood import ACTIVE_COUNTS, WINDOW, check_flood
+from hashwall.service.actions.dispatch import REVIEW, WEBHOOK, bank_actions, on_new_records
+from hashwall.service.actions.flood import ACTIVE_COUNTS, WINDOW, check_flood, flood_limit
 from hashwall.service.actions.queries import signals_json
 from hashwall.service.errors import ApiError
 from hashwall.store import ChangeKind, MatchRecord
@@ -104,8 +104,7 @@ def write_records(
         return Written([], False)
     actions = {}
     for bank_id in {row["bank_id"] for row in rows}:
-        bank = state.index.banks.get(bank_id)
-        actions[bank_id] = actions_of(bank.action if bank is not None else None)
+        actions[bank_id] = bank_actions(state.index.banks.get(bank_id))
     with _writers_queue(state, plain):
         if plain is not None and not any(actions.values()) and plain.write(rows):
             return Written([], False)
@@ -287,16 +286,14 @@ class _PlainWriter:
                 cursor.execute("BEGIN")
             self._insert(cursor, params)
             since = now - WINDOW
-            threshold = self.state.settings.flood_threshold
             for start in range(0, len(entry_ids), 500):
                 chunk = entry_ids[start : start + 500]
                 cursor.execute(
                     self.counts.sql_for(len(chunk)),
                     self.counts.params({"ids": chunk, "since": since}),
                 )
-                for _entry_id, bank_threshold, count in cursor.fetchall():
-                    limit = threshold if bank_threshold is None else bank_threshold
-                    if count > limit:
+                for _entry_id, bank_threshold, source, count in cursor.fetchall():
+                    if count > flood_limit(self.state.settings, bank_threshold, source):
                         raw.rollback()
                         return False
             raw.commit()
@@ -479,7 +476,7 @@ class RecordWriter:
         banks = self.state.index.banks
         for row in records:
             bank = banks.get(row["bank_id"])
-            if row.keys() != _ROW_KEYS or bank is None or actions_of(bank.action):
+            if row.keys() != _ROW_KEYS or bank is None or bank_actions(bank):
                 return False
         return True
 

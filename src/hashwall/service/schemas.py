@@ -6,7 +6,15 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from hashwall.signals import pdq, vpdq
 
@@ -72,6 +80,14 @@ class BankUpdate(Strict):
     action: Annotated[Text, Field(max_length=200)] | None = None
     enabled: bool | None = None
     flood_threshold: Annotated[int, Field(ge=1, le=10**9)] | None = None
+    public_actions: bool | None = Field(
+        default=None,
+        description="Admin only: let matches of this public bank trigger automatic actions "
+        "(webhooks) and count as `matched`.",
+    )
+    review_new_entries: bool | None = Field(
+        default=None, description="Admin only: hold new public entries for review."
+    )
 
 
 class BankOut(BaseModel):
@@ -83,6 +99,16 @@ class BankOut(BaseModel):
     action: str | None
     enabled: bool
     flood_threshold: int | None = None
+    entry_source: str | None = Field(
+        default=None,
+        description="'portal' or 'takedown' for the banks the public fills; null: curated.",
+    )
+    public_actions: bool = Field(
+        default=False, description="Admin opt-in: this public bank's matches may act on their own."
+    )
+    review_new_entries: bool = Field(
+        default=False, description="New public entries wait in quarantine for a reviewer."
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -230,6 +256,10 @@ class MatchHashesRequest(MatchThresholds):
 class MatchOut(BaseModel):
     entry_id: int
     entry_state: str
+    entry_source: str = Field(
+        description="Where the entry came from: 'curated' (added with an API key), or "
+        "'portal' / 'takedown' (added by the public, without an account)."
+    )
     signal: str
     distance: int
     query_variant: str
@@ -242,6 +272,11 @@ class BankMatches(BaseModel):
     bank_id: int
     bank: str
     action: str | None
+    entry_source: str = Field(description="As in each match: 'curated', 'portal', 'takedown'.")
+    review_only: bool = Field(
+        description="Entries the public added and no operator vouched for: a match here asks "
+        "for human review and does not make `matched` true (docs/security.md)."
+    )
     matches: list[MatchOut]
 
 
@@ -249,7 +284,13 @@ class QueryResult(BaseModel):
     query: int
     id: str | None = None
     filename: str | None = None
-    matched: bool
+    matched: bool = Field(
+        description="A match in a bank whose matches may be acted on automatically."
+    )
+    needs_review: bool = Field(
+        description="A match in a review-only bank: send the item to human review; do not "
+        "remove it automatically on this alone."
+    )
     banks: list[BankMatches]
     negative: list[BankMatches] = Field(
         description="Negative-bank entries that matched; they suppressed matches of their variant."
@@ -288,6 +329,19 @@ class MatchRecordList(BaseModel):
 class KeyCreate(Strict):
     role: Literal["hasher", "matcher", "curator", "reviewer", "admin", "likeness"]
     name: Annotated[Text, Field(max_length=200)] = ""
+    banks: (
+        Annotated[list[Annotated[int, Field(ge=1, le=2**63 - 1)]], Field(max_length=1000)] | None
+    ) = Field(
+        default=None,
+        description="Bank ids this key may change (entries, imports, settings, webhooks); "
+        "omitted: all banks. A limited key cannot create banks.",
+    )
+
+    @model_validator(mode="after")
+    def _admins_are_not_limited(self) -> KeyCreate:
+        if self.banks is not None and self.role == "admin":
+            raise ValueError("an admin key cannot be limited to banks")
+        return self
 
 
 class KeyOut(BaseModel):
@@ -295,6 +349,11 @@ class KeyOut(BaseModel):
     name: str
     prefix: str
     role: str
+    banks: list[int] | None = Field(
+        default=None,
+        validation_alias=AliasChoices("bank_ids", "banks"),
+        description="The banks it may change; null: all.",
+    )
     created_at: datetime
     revoked_at: datetime | None
 

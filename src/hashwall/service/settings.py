@@ -1,8 +1,9 @@
 """Service settings from ``HASHWALL_*`` environment variables (pydantic-settings).
 
-The secret key peppers stored API-key hashes. A development default keeps ``hashwall serve``
-one command on a laptop; ``HASHWALL_ENV=production`` refuses to start with it, because a known
-pepper turns a leaked database into offline-guessable keys.
+The secret key signs reviewer sessions and form tokens and peppers stored API-key hashes.
+There is no default (a published one let anyone forge a session cookie): development
+generates one into the data directory on first start, production demands an explicit strong
+value and refuses to start otherwise (:mod:`hashwall.service.secret_key`).
 """
 
 from __future__ import annotations
@@ -13,13 +14,17 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hashwall.service.secret_key import (
+    PUBLISHED_DEVELOPMENT_SECRET,
+    SecretKeyError,
+    check_production_secret,
+    development_secret,
+)
 from hashwall.store.db import default_sqlite_url, normalize_database_url
-
-DEFAULT_SECRET_KEY = "hashwall-development-secret-change-me"
 
 
 class InsecureSettingsError(RuntimeError):
-    """Production mode with a default secret: the service refuses to start."""
+    """A missing, published or weak secret: the service refuses to start."""
 
 
 class Settings(BaseSettings):
@@ -29,9 +34,35 @@ class Settings(BaseSettings):
     #: SQLAlchemy URL; empty means a SQLite file ``hashwall.db`` inside ``data_dir``.
     database_url: str = ""
     data_dir: Path = Path("hashwall-data")
-    secret_key: str = Field(default=DEFAULT_SECRET_KEY, repr=False)
-    #: Largest accepted upload (media or bulk import file), in bytes.
+    #: Empty: in development, the key in ``data_dir/secret-key`` (generated on first start);
+    #: production refuses to start without a strong one (at least 32 random bytes).
+    secret_key: str = Field(default="", repr=False)
+    #: Largest accepted upload (media or bulk import file), in bytes, for callers with a key.
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Request bodies and public uploads (docs/security.md). Every limit counts the bytes as
+    # they stream in, chunked or not; routes that need a key check it before any is read.
+    #: Largest JSON body of a route that needs an API key.
+    max_json_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    #: Largest JSON body of a public route (the removal-request intake).
+    public_max_json_bytes: int = Field(default=1024 * 1024, ge=1024)
+    #: Largest file sent without a key (removal-request copy, API or /takedown form).
+    public_max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    #: Largest picture (width x height) or video frame decoded for a public upload; checked
+    #: from the header, before any pixel is decoded.
+    public_max_pixels: int = Field(default=25_000_000, ge=1)
+    #: Longest video (declared or decoded) and most video/animation frames decoded for a
+    #: public upload, and the wall-clock budget of its decoding.
+    public_max_video_seconds: float = Field(default=60.0, gt=0)
+    public_max_video_frames: int = Field(default=1800, ge=1)
+    public_max_decode_seconds: float = Field(default=15.0, gt=0)
+    #: Public uploads decoded at once by one worker process; a request waits up to
+    #: ``public_upload_wait_seconds`` for a slot, then gets a 429.
+    public_upload_concurrency: int = Field(default=2, ge=1)
+    public_upload_wait_seconds: float = Field(default=5.0, ge=0)
+    #: Public uploads one client address may have in flight at once (per worker; 429 above).
+    public_upload_concurrency_per_ip: int = Field(default=1, ge=1)
+    #: Deepest nesting accepted in JSON (and YAML case files) from public routes.
+    max_json_depth: int = Field(default=64, ge=2, le=1000)
     #: How often each worker reads the change log written by the other workers.
     change_poll_seconds: float = Field(default=0.2, gt=0, le=1.0)
     #: Apply database migrations when the app starts.
@@ -48,10 +79,17 @@ class Settings(BaseSettings):
     #: FastAPI's native OpenTelemetry (traces, metrics, logs) when a provider is configured.
     #: Off by default: even unconfigured, its per-request checks cost ~3 % of a match.
     opentelemetry: bool = False
+    #: Interactive API docs at /docs and /redoc. They load Swagger UI and ReDoc scripts from a
+    #: CDN into the origin that serves /portal and /review, so a CDN compromise would run
+    #: there: unset, on in development and off in production. /openapi.json stays served.
+    api_docs: bool | None = None
     # Actions (docs/service.md, "Catalog, sweep and actions").
     #: Flood quarantine: an entry matching more distinct items than this within an hour is
     #: quarantined (a bank's ``flood_threshold`` overrides it).
     flood_threshold: int = Field(default=100, ge=1)
+    #: The same for banks the public fills (portal, takedown) unless the bank sets its own:
+    #: low, because anyone can add their entries (docs/security.md, "Public entries").
+    public_flood_threshold: int = Field(default=10, ge=1)
     #: Webhook deliveries: attempts before giving up, first retry delay, longest delay.
     webhook_max_attempts: int = Field(default=8, ge=1, le=100)
     webhook_backoff_seconds: float = Field(default=5.0, gt=0)
@@ -74,9 +112,17 @@ class Settings(BaseSettings):
     portal_max_records: int = Field(default=50, ge=1, le=1000)
     #: Largest portal submission body, in bytes.
     portal_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
-    #: Wrong PINs for one case number before it is locked for ``portal_lockout_seconds``.
+    #: Wrong PINs for one case number from one address (IPv6: one /64) before that address
+    #: may not try that case for ``portal_lockout_seconds``. The case itself is never
+    #: locked: a stranger must not be able to lock its owner out (docs/security.md).
     portal_max_failed_pins: int = Field(default=5, ge=1)
     portal_lockout_seconds: int = Field(default=3600, ge=1)
+    #: Wrong PINs for one case number from all addresses together per
+    #: ``portal_case_window_seconds``; past this budget the case is *slowed*: each address
+    #: gets only ``portal_slowed_pins_per_address`` tries at it per lock-out period.
+    portal_case_max_failed_pins: int = Field(default=20, ge=1)
+    portal_case_window_seconds: int = Field(default=3600, ge=1)
+    portal_slowed_pins_per_address: int = Field(default=2, ge=1)
     #: Wrong PINs from one client address per ``portal_ip_window_seconds`` before a pause.
     portal_ip_max_failed_pins: int = Field(default=20, ge=1)
     portal_ip_window_seconds: int = Field(default=900, ge=1)
@@ -141,14 +187,20 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _refuse_default_secrets(self) -> Settings:
-        if self.env == "production" and self.secret_key == DEFAULT_SECRET_KEY:
-            raise InsecureSettingsError(
-                "HASHWALL_ENV=production but HASHWALL_SECRET_KEY is the development default; "
-                "set HASHWALL_SECRET_KEY to a long random value (e.g. `openssl rand -hex 32`)"
-            )
-        if self.env == "production" and len(self.secret_key) < 16:
-            raise InsecureSettingsError("HASHWALL_SECRET_KEY must be at least 16 characters")
+    def _resolve_secret_key(self) -> Settings:
+        try:
+            if self.env == "production":
+                check_production_secret(self.secret_key)
+            elif self.secret_key == PUBLISHED_DEVELOPMENT_SECRET:
+                raise SecretKeyError(
+                    "HASHWALL_SECRET_KEY is the development default published in hashwall's "
+                    "source: anyone could sign sessions for this server; unset it (a random "
+                    "key is then kept in the data directory) or set a random value"
+                )
+            elif not self.secret_key:
+                self.secret_key = development_secret(self.data_dir)
+        except SecretKeyError as error:
+            raise InsecureSettingsError(str(error)) from None
         return self
 
     @model_validator(mode="after")
@@ -158,6 +210,20 @@ class Settings(BaseSettings):
 
         check_likeness_key(self)
         return self
+
+    def legacy_secret_keys(self) -> tuple[str, ...]:
+        """Secrets accepted for *reading* data written before this key (never for signing):
+        in development, the published default of earlier versions, so a development data
+        directory keeps its API keys, webhook secrets and likeness templates."""
+        if self.env == "development" and self.secret_key != PUBLISHED_DEVELOPMENT_SECRET:
+            return (PUBLISHED_DEVELOPMENT_SECRET,)
+        return ()
+
+    @property
+    def interactive_docs(self) -> bool:
+        if self.api_docs is not None:
+            return self.api_docs
+        return self.env == "development"
 
     @property
     def webhooks_may_reach_private(self) -> bool:

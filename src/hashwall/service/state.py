@@ -15,9 +15,11 @@ from hashwall.service.change_log import ChangeTailer, latest_change_id
 from hashwall.service.index_snapshot import SnapshotWriter, open_index
 from hashwall.service.likeness.runtime import LikenessRuntime
 from hashwall.service.live_index import LiveIndex
+from hashwall.service.public_uploads import UploadGate
 from hashwall.service.record_writer import RecordWriter
 from hashwall.service.settings import Settings
 from hashwall.store import ChangeKind, Database, create_database, upgrade
+from hashwall.store.private_files import private_dir
 
 log = logging.getLogger("hashwall.service")
 
@@ -37,13 +39,16 @@ class ServiceState:
     #: Start-up snapshots being written in the background (docs/service.md).
     snapshots: SnapshotWriter = field(default_factory=SnapshotWriter)
     records: RecordWriter = field(init=False)  # match records, group-committed (started by the app)
+    #: Public uploads being decoded in this worker (public_uploads.py, docs/security.md).
+    public_uploads: UploadGate = field(init=False)
 
     def __post_init__(self) -> None:
         self.records = RecordWriter(self)
+        self.public_uploads = UploadGate.from_settings(self.settings)
 
     @classmethod
     def open(cls, settings: Settings) -> ServiceState:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)  # 0700: the database and the secret key live there
         db = create_database(settings.resolved_database_url())
         if settings.auto_migrate:
             upgrade(db.engine)

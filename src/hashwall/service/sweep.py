@@ -170,7 +170,11 @@ def _insert_ignoring_duplicates(session: Session, rows: list[dict[str, Any]]) ->
 
 def _record_row(job: SweepJob, pair: _Pair) -> dict[str, Any]:
     hit = pair.hit
-    details: dict[str, Any] = {"sweep_job": job.id, "stored_variant": hit.stored_variant}
+    details: dict[str, Any] = {
+        "sweep_job": job.id,
+        "stored_variant": hit.stored_variant,
+        "entry_source": hit.bank.source_label,
+    }
     if hit.query_match_percent is not None:
         details["query_match_percent"] = hit.query_match_percent
         details["compared_match_percent"] = hit.compared_match_percent

@@ -30,6 +30,7 @@ from hashwall.store.models import (
     ImportJob,
     ImportStatus,
     MatchRecord,
+    ReviewSession,
 )
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "ImportJob",
     "ImportStatus",
     "MatchRecord",
+    "ReviewSession",
     "create_database",
     "default_sqlite_url",
     "normalize_database_url",

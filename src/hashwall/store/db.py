@@ -19,6 +19,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from hashwall.store.private_files import private_dir, private_sqlite_file
+
 SQLITE_FILE = "hashwall.db"
 #: How long a SQLite writer waits for another process's write transaction (bulk imports).
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -112,7 +114,9 @@ def create_database(url: str, *, echo: bool = False) -> Database:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            database = Path(parsed.database)
+            private_dir(database.parent, tighten=False)
+            private_sqlite_file(database)
         engine = create_engine(
             url,
             echo=echo,

@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -93,10 +94,23 @@ class Bank(Base):
     #: Flood quarantine: distinct items per hour above which an entry is quarantined
     #: (``None``: the ``HASHWALL_FLOOD_THRESHOLD`` setting).
     flood_threshold: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Where the entries come from when the public can add them without an account:
+    #: ``portal`` or ``takedown`` (a system bank); ``None``: curated through the API. Their
+    #: matches lead to human review only unless ``public_actions`` (docs/security.md).
+    entry_source: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    #: An operator's opt-in: matches of this public bank may trigger automatic actions.
+    public_actions: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: New public entries wait in quarantine until a reviewer reinstates them.
+    review_new_entries: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow
     )
+
+    @property
+    def review_only(self) -> bool:
+        """Public entries without the operator's opt-in: a match asks for human review."""
+        return self.entry_source is not None and not self.public_actions
 
 
 class Entry(Base):
@@ -165,8 +179,27 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(16))
+    #: The banks this key may change (``None``: all); see ``Principal.may_change``.
+    bank_ids: Mapped[list[int] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ReviewSession(Base):
+    """A reviewer's log-in: the cookie is only valid while its row exists.
+
+    Why: a signed cookie alone could not be taken back, so logging out left it working until
+    it expired (8 h). Log-out deletes the row, revoking the key deletes all of its rows, and
+    a replayed cookie then finds none. Only a SHA-256 of the cookie's random session id is
+    stored, so reading this table gives no usable session."""
+
+    __tablename__ = "review_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class Change(Base):

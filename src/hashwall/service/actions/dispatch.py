@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,12 +37,35 @@ def actions_of(action: str | None) -> frozenset[str]:
     return frozenset(words & {REVIEW, WEBHOOK})
 
 
+class _ActionBank(Protocol):
+    @property
+    def action(self) -> str | None: ...
+
+    @property
+    def review_only(self) -> bool: ...
+
+
+#: What a match may trigger in a bank the public fills without the operator's opt-in: only
+#: human review, never an automatic action (docs/security.md, "Public entries").
+REVIEW_ONLY_ACTIONS = frozenset({REVIEW})
+
+
+def bank_actions(bank: _ActionBank | None) -> frozenset[str]:
+    """The actions a match in ``bank`` triggers: the words of its ``action``, less the
+    automatic ones (webhooks) while its entries are public and unvouched for."""
+    if bank is None:
+        return frozenset()
+    wanted = actions_of(bank.action)
+    return wanted & REVIEW_ONLY_ACTIONS if bank.review_only else wanted
+
+
 def webhook_body(record: MatchRecord, bank: Bank, item: CatalogItem | None) -> str:
     """The JSON a webhook receives; fixed when enqueued so every retry signs the same bytes."""
     payload: dict[str, Any] = {
         "event": "match",
         "match_record_id": record.id,
         "bank": {"id": bank.id, "name": bank.name},
+        "entry_source": bank.entry_source or "curated",
         "entry_id": record.entry_id,
         "signal": record.signal_type,
         "distance": record.distance,
@@ -74,7 +97,7 @@ def on_new_records(
         return []
     bank_ids = {r.bank_id for r in records}
     banks = {b.id: b for b in session.scalars(select(Bank).where(Bank.id.in_(bank_ids)))}
-    wanted = {bank_id: actions_of(bank.action) for bank_id, bank in banks.items()}
+    wanted = {bank_id: bank_actions(bank) for bank_id, bank in banks.items()}
     hooks: dict[int, list[BankWebhook]] = {}
     if any(WEBHOOK in a for a in wanted.values()):
         for hook in session.scalars(

@@ -1,11 +1,15 @@
-"""Where the server may send webhook calls: no private, loopback or link-local addresses.
+"""Where the server may send outbound calls: no private, loopback or link-local addresses.
 
 A curator who can register a webhook URL could otherwise make the server POST to its own
 internal network (cloud metadata at 169.254.169.254, an admin port on localhost, a database
 on 10.0.0.0/8): server-side request forgery. In production the URL's host must resolve only
 to public addresses, checked when the webhook is created **and again before every delivery**
-(DNS can change in between). Development mode allows private addresses, so a receiver on
-the same laptop works; ``HASHWALL_WEBHOOK_ALLOW_PRIVATE`` overrides either default.
+(DNS can change in between). IPv6 forms that lead back into IPv4 are refused too (NAT64,
+6to4, Teredo, and IPv4-compatible or -mapped addresses of a non-public IPv4 address), since
+Python's ``is_global`` calls them public. The same check guards every outbound call: bank
+webhooks, takedown and escalation calls, and exchange fetches. Development mode allows
+private addresses, so a receiver on the same laptop works; ``HASHWALL_WEBHOOK_ALLOW_PRIVATE``
+overrides either default.
 
 The call then connects to the very addresses that were checked (:func:`pinned_handlers`),
 not to whatever a second DNS lookup a moment later returns: otherwise a DNS server that
@@ -41,9 +45,52 @@ def _addresses(host: str, port: int) -> list[IpAddress]:
     return found
 
 
+#: IPv6 ranges that translate to or tunnel into IPv4 (or are deprecated), refused whatever
+#: they embed. Python's ``is_global`` calls most of them public, yet a packet sent there can
+#: end up at an address inside: ``64:ff9b::a9fe:a9fe`` is 169.254.169.254 through a NAT64
+#: gateway, ``2002:7f00:1::1`` is 127.0.0.1 through a 6to4 relay.
+TRANSITION_NETWORKS: tuple[tuple[ipaddress.IPv6Network, str], ...] = tuple(
+    (ipaddress.IPv6Network(network), name)
+    for network, name in (
+        ("64:ff9b::/96", "NAT64"),
+        ("64:ff9b:1::/48", "local-use NAT64"),
+        ("2002::/16", "6to4"),
+        ("2001::/32", "Teredo"),
+        ("fec0::/10", "deprecated site-local"),
+    )
+)
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address inside an IPv4-mapped (``::ffff:a.b.c.d``) or IPv4-compatible
+    (``::a.b.c.d``, deprecated) IPv6 address; ``None`` for any other form."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in _IPV4_COMPATIBLE and int(address) > 1:  # ``::`` and ``::1`` are themselves
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
+def non_public_reason(address: IpAddress) -> str | None:
+    """Why the server must not connect to ``address`` (a few words), or ``None``."""
+    if isinstance(address, ipaddress.IPv6Address):
+        for network, name in TRANSITION_NETWORKS:
+            if address in network:
+                return f"{name} address {address} (in {network})"
+        inner = embedded_ipv4(address)
+        if inner is not None:
+            reason = non_public_reason(inner)
+            return None if reason is None else f"{address} embeds {reason}"
+    if not address.is_global or address.is_multicast:
+        return f"non-public address {address}"
+    return None
+
+
 def is_public(address: IpAddress) -> bool:
-    """Globally routable unicast: not private, loopback, link-local, multicast or reserved."""
-    return address.is_global and not address.is_multicast
+    """Globally routable unicast: not private, loopback, link-local, multicast or reserved,
+    and no IPv6 transition form (NAT64, 6to4, Teredo, IPv4-compatible or -mapped) of one."""
+    return non_public_reason(address) is None
 
 
 @dataclass(frozen=True)
@@ -68,11 +115,11 @@ def vet(url: str, *, allow_private: bool) -> Verdict:
         addresses = _addresses(host, port)
     except (OSError, UnicodeError):
         return Verdict(f"the host {host!r} does not resolve")
-    blocked = [str(a) for a in addresses if not is_public(a)]
+    blocked = [reason for reason in map(non_public_reason, addresses) if reason is not None]
     if blocked:
         return Verdict(
-            f"the host {host!r} resolves to a non-public address ({blocked[0]}); webhooks may "
-            "only call public addresses (set HASHWALL_WEBHOOK_ALLOW_PRIVATE=true to allow)"
+            f"the host {host!r} resolves to a non-public address ({blocked[0]}); the server "
+            "only calls public addresses (set HASHWALL_WEBHOOK_ALLOW_PRIVATE=true to allow)"
         )
     if not addresses:
         return Verdict(f"the host {host!r} does not resolve")

@@ -24,6 +24,7 @@ from hashwall.store.action_models import EntryQuarantine
 from hashwall.store.models import utcnow
 
 if TYPE_CHECKING:
+    from hashwall.service.settings import Settings
     from hashwall.service.state import ServiceState
 
 WINDOW = timedelta(hours=1)
@@ -40,7 +41,12 @@ _LAST_DECISION = (
 )
 # Built once, one query per batch: the match-record writer runs it for every commit.
 ACTIVE_COUNTS = (
-    select(Entry.id, Bank.flood_threshold, func.count(distinct(MatchRecord.query_key)))
+    select(
+        Entry.id,
+        Bank.flood_threshold,
+        Bank.entry_source,
+        func.count(distinct(MatchRecord.query_key)),
+    )
     .join(MatchRecord, MatchRecord.entry_id == Entry.id)
     .join(Bank, Bank.id == Entry.bank_id)
     .where(
@@ -50,33 +56,41 @@ ACTIVE_COUNTS = (
         MatchRecord.created_at >= bindparam("since"),
         or_(_LAST_DECISION.is_(None), MatchRecord.created_at > _LAST_DECISION),
     )
-    .group_by(Entry.id, Bank.flood_threshold)
+    .group_by(Entry.id, Bank.flood_threshold, Bank.entry_source)
 )
 
 
+def flood_limit(settings: Settings, bank_threshold: int | None, entry_source: str | None) -> int:
+    """The bank's own threshold, else the server's: the low ``public_flood_threshold`` for
+    banks the public fills (an entry anyone could add that suddenly matches many different
+    items is far more likely an attack on harmless content than a spreading picture)."""
+    if bank_threshold is not None:
+        return bank_threshold
+    return settings.public_flood_threshold if entry_source else settings.flood_threshold
+
+
 def distinct_items_in_window(
-    session: Session, entry_ids: Sequence[int]
-) -> dict[int, tuple[int, int | None]]:
+    session: Session, settings: Settings, entry_ids: Sequence[int]
+) -> dict[int, tuple[int, int]]:
     """For each *active* entry with matches in the last hour (since its last quarantine
-    decision): the distinct items among them and its bank's ``flood_threshold``. One query
-    per 500 entries, because the match-record writer checks a whole batch at once."""
+    decision): the distinct items among them and its flood threshold. One query per 500
+    entries, because the match-record writer checks a whole batch at once."""
     since = utcnow() - WINDOW
-    found: dict[int, tuple[int, int | None]] = {}
+    found: dict[int, tuple[int, int]] = {}
     for start in range(0, len(entry_ids), _CHUNK):
         chunk = list(entry_ids[start : start + _CHUNK])
-        for entry_id, threshold, count in session.execute(
+        for entry_id, threshold, source, count in session.execute(
             ACTIVE_COUNTS, {"ids": chunk, "since": since}
         ):
-            found[entry_id] = (int(count), threshold)
+            found[entry_id] = (int(count), flood_limit(settings, threshold, source))
     return found
 
 
 def check_flood(state: ServiceState, session: Session, entry_ids: Iterable[int]) -> list[int]:
     """Quarantine the given entries that crossed their threshold; returns their ids."""
     quarantined = []
-    counted = distinct_items_in_window(session, sorted(set(entry_ids)))
-    for entry_id, (count, bank_threshold) in sorted(counted.items()):
-        threshold = state.settings.flood_threshold if bank_threshold is None else bank_threshold
+    counted = distinct_items_in_window(session, state.settings, sorted(set(entry_ids)))
+    for entry_id, (count, threshold) in sorted(counted.items()):
         if count <= threshold:
             continue
         entry = session.get(Entry, entry_id)

@@ -75,21 +75,49 @@ def seal_secret(settings: Settings, secret: str) -> str:
 
 
 def open_secret(settings: Settings, stored: str) -> str:
-    return unseal(settings.secret_key, stored, purpose=SECRET_PURPOSE)
+    """The clear secret; a value sealed under a legacy key (development data written under
+    the published default) still opens."""
+    try:
+        return unseal(settings.secret_key, stored, purpose=SECRET_PURPOSE)
+    except UnsealError:
+        for old in settings.legacy_secret_keys():
+            try:
+                return unseal(old, stored, purpose=SECRET_PURPOSE)
+            except UnsealError:
+                continue
+        raise
+
+
+def _resealed(settings: Settings, stored: str) -> str | None:
+    """``stored`` sealed under the current key, or ``None`` when it already is (or cannot be
+    opened at all: deliveries then say so)."""
+    if needs_sealing(stored):
+        return seal_secret(settings, stored)
+    try:
+        unseal(settings.secret_key, stored, purpose=SECRET_PURPOSE)
+        return None
+    except UnsealError:
+        pass
+    try:
+        return seal_secret(settings, open_secret(settings, stored))
+    except UnsealError:
+        return None
 
 
 def seal_legacy_secrets(db: Database, settings: Settings) -> int:
-    """Seal secrets stored in clear by versions before sealing; returns how many.
+    """Seal secrets stored in clear by versions before sealing, and re-seal those sealed
+    under a legacy key (:meth:`Settings.legacy_secret_keys`); returns how many.
 
     Run at start-up: idempotent, and a sealed value is never sealed twice."""
     sealed = 0
     with db.session() as session:
         for hook in session.scalars(select(BankWebhook)):
-            if needs_sealing(hook.secret):
-                hook.secret = seal_secret(settings, hook.secret)
+            resealed = _resealed(settings, hook.secret)
+            if resealed is not None:
+                hook.secret = resealed
                 sealed += 1
     if sealed:
-        log.info("sealed %d webhook secret(s) stored in clear by an earlier version", sealed)
+        log.info("sealed %d webhook secret(s) stored in clear or under an old key", sealed)
     return sealed
 
 

@@ -18,8 +18,10 @@ from typing import TypeVar
 
 import requests
 
+from hashwall.service.actions.egress import vet
 from hashwall.service.errors import ApiError
 from hashwall.service.exchange.apply import ApplyResult
+from hashwall.service.settings import Settings
 from hashwall.store import Bank, Database
 
 log = logging.getLogger("hashwall.service.exchange.feed")
@@ -50,6 +52,15 @@ class FetchTotals:
 
     def details(self) -> dict[str, object]:
         return {"pages": self.pages, "ignored_signals": dict(sorted(self.ignored_signals.items()))}
+
+
+def check_egress(settings: Settings, url: str, source: str) -> None:
+    """409 when a source's configured URL leads to an address the server must not call: the
+    rules of webhooks (:mod:`hashwall.service.actions.egress`), so a base URL pointing at a
+    NAT64 form of 169.254.169.254 is refused too. The message names the address only."""
+    refused = vet(url, allow_private=settings.webhooks_may_reach_private).refused
+    if refused is not None:
+        raise ApiError(409, f"{source} is not reachable from this server: {refused}", "url")
 
 
 def require_bank(db: Database, bank_id: int) -> None:

@@ -69,10 +69,12 @@ def service_key(settings: Settings) -> TemplateKey | None:
     if raw is None:
         if settings.env == "production":
             return None
-        raw = hmac.new(
-            settings.secret_key.encode(), b"hashwall-likeness-development-key", hashlib.sha256
-        ).digest()
+        raw = _development_key(settings.secret_key)
     return TemplateKey(raw_key=raw)
+
+
+def _development_key(secret: str) -> bytes:
+    return hmac.new(secret.encode(), b"hashwall-likeness-development-key", hashlib.sha256).digest()
 
 
 def service_keyring(settings: Settings) -> KeyRing | None:
@@ -81,7 +83,9 @@ def service_keyring(settings: Settings) -> KeyRing | None:
     current = service_key(settings)
     if current is None:
         return None
-    previous = (_decode(value) for value in _previous(settings))
+    previous = [_decode(value) for value in _previous(settings)]
+    if not settings.likeness_key:  # development: templates written under the published secret
+        previous += [_development_key(old) for old in settings.legacy_secret_keys()]
     return KeyRing(current, tuple(TemplateKey(raw_key=raw) for raw in previous if raw))
 
 
@@ -93,5 +97,9 @@ def hash_token(token: str, secret: str) -> str:
     return hmac.new(secret.encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
-def token_matches(token: str, stored_hash: str, secret: str) -> bool:
-    return hmac.compare_digest(hash_token(token, secret), stored_hash)
+def token_matches(token: str, stored_hash: str, secret: str, legacy: tuple[str, ...] = ()) -> bool:
+    """Whether ``token`` is the one hashed into ``stored_hash`` under ``secret`` (or under a
+    legacy secret: development tokens issued under the published default)."""
+    return any(
+        hmac.compare_digest(hash_token(token, key), stored_hash) for key in (secret, *legacy)
+    )

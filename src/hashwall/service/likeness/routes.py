@@ -203,7 +203,9 @@ def delete_template(
         row_id = row.id
         token_hash = row.revocation_token_hash
     if isinstance(caller, str):
-        if not token_matches(caller, token_hash, state.settings.secret_key):
+        if not token_matches(
+            caller, token_hash, state.settings.secret_key, state.settings.legacy_secret_keys()
+        ):
             raise ApiError(403, "the revocation token does not match", "X-Revocation-Token")
         actor = "revocation_token"
     else:

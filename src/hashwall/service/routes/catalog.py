@@ -35,6 +35,7 @@ from hashwall.service.schemas import EntrySignalOut, MatchRecordList, MatchRecor
 from hashwall.service.state import ServiceState, get_state
 from hashwall.service.sweep import SweepResult, new_job, run_job
 from hashwall.service.uploads import hash_upload
+from hashwall.service.urls import url_problem
 from hashwall.store import Bank, Change, ChangeKind, MatchRecord
 from hashwall.store.catalog_models import (
     CatalogImport,
@@ -138,6 +139,8 @@ def register_item_by_upload(
     meta = _metadata_form(metadata)
     content_id = _clean(content_id, "content_id", 500)
     url = _clean(url, "url", 2000)
+    if (problem := url_problem(url)) is not None:
+        raise ApiError(422, problem, "url")
     record = hash_upload(file, state.settings.max_upload_bytes, "file")
     return _register(state, principal, _new_item(record, content_id, url, meta, None))
 
@@ -156,6 +159,8 @@ def _parse_line(number: int, line: str) -> tuple[str, str, dict[str, Any], HashR
         )
     if not isinstance(url, str) or len(url) > 2000 or not isinstance(meta, dict):
         raise ApiError(422, f"file line {number}: url must be a string, metadata an object", "file")
+    if (problem := url_problem(url)) is not None:
+        raise ApiError(422, f"file line {number}: url {problem}", "file")
     for value in (content_id, url, json.dumps(meta)):
         if any(ord(c) < 32 for c in value) or "\\u0000" in value:
             raise ApiError(422, f"file line {number}: control characters", "file")

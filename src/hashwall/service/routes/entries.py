@@ -200,9 +200,12 @@ def get_entry(
         return entry_out(load_or_404(session, Entry, entry_id, "entry"))
 
 
-def _set_state(state: ServiceState, entry_id: int, target: EntryState) -> EntryOut:
+def _set_state(
+    state: ServiceState, entry_id: int, target: EntryState, principal: Principal
+) -> EntryOut:
     with state.db.session() as session:
         entry = load_or_404(session, Entry, entry_id, "entry")
+        principal.check_bank(entry.bank_id, "entry_id")
         if entry.state is EntryState.DELETED and target is not EntryState.DELETED:
             raise ApiError(409, "the entry was deleted", "entry_id")
         if entry.state is not target:
@@ -220,15 +223,15 @@ def _set_state(state: ServiceState, entry_id: int, target: EntryState) -> EntryO
 
 @router.post("/v1/entries/{entry_id}/withdraw", response_model=EntryOut)
 def withdraw_entry(
-    entry_id: Id, state: State, _: Annotated[Principal, require(Permission.ENTRIES_WRITE)]
+    entry_id: Id, state: State, principal: Annotated[Principal, require(Permission.ENTRIES_WRITE)]
 ) -> EntryOut:
     """Withdraw an entry (e.g. the person withdrew their case); it stops matching at once."""
-    return _set_state(state, entry_id, EntryState.WITHDRAWN)
+    return _set_state(state, entry_id, EntryState.WITHDRAWN, principal)
 
 
 @router.delete("/v1/entries/{entry_id}", response_model=EntryOut)
 def delete_entry(
-    entry_id: Id, state: State, _: Annotated[Principal, require(Permission.ENTRIES_WRITE)]
+    entry_id: Id, state: State, principal: Annotated[Principal, require(Permission.ENTRIES_WRITE)]
 ) -> EntryOut:
     """Delete an entry: it stops matching at once and its stored hashes are erased."""
-    return _set_state(state, entry_id, EntryState.DELETED)
+    return _set_state(state, entry_id, EntryState.DELETED, principal)

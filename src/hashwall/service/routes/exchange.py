@@ -23,7 +23,7 @@ from hashwall.service.errors import ApiError
 from hashwall.service.exchange import bundle as bundles
 from hashwall.service.exchange import pytx_files
 from hashwall.service.exchange.apply import ApplyResult
-from hashwall.service.exchange.feed import FetchedPage, FetchTotals
+from hashwall.service.exchange.feed import FetchedPage, FetchTotals, check_egress
 from hashwall.service.exchange.keys import bundle_key
 from hashwall.service.exchange.live import publish
 from hashwall.service.routes.common import Id, load_or_404
@@ -145,6 +145,7 @@ def fetch_stopncii(bank_id: Id, state: State, _: Curator) -> ExchangeResult:
     from hashwall.service.exchange import stopncii
 
     client = stopncii.client_from_env()
+    check_egress(state.settings, client._base_url, "StopNCII")
     total, pages = ApplyResult(), 0
     try:
         for result in stopncii.fetch_pages(state.db, bank_id, client):
@@ -183,6 +184,7 @@ def fetch_ncmec(bank_id: Id, state: State, _: Curator) -> ExchangeResult:
     from hashwall.service.exchange import ncmec
 
     config = ncmec.config_from_env()
+    check_egress(state.settings, config.base_url, "NCMEC")
     totals = _pull(state, ncmec.fetch_pages(state.db, bank_id, config), "NCMEC")
     mark = ncmec.checkpoint(state.db, bank_id, config)
     return result_out(
@@ -212,6 +214,7 @@ def fetch_threatexchange(
     from hashwall.service.exchange import threatexchange_graph as graph
 
     config = graph.config_from_env(privacy_group)
+    check_egress(state.settings, config.client()._base_url, "ThreatExchange")
     totals = _pull(state, graph.fetch_pages(state.db, bank_id, config), "ThreatExchange")
     mark = graph.checkpoint(state.db, bank_id, config)
     return result_out(

@@ -74,6 +74,7 @@ def _match_json(hit: Hit) -> dict[str, object]:
     return {
         "entry_id": hit.entry_id,
         "entry_state": "active",
+        "entry_source": hit.bank.source_label,
         "signal": hit.signal,
         "distance": hit.distance,
         "query_variant": hit.query_variant,
@@ -93,6 +94,8 @@ def _group(hits: list[Hit]) -> list[dict[str, object]]:
                 "bank_id": hit.bank.id,
                 "bank": hit.bank.name,
                 "action": hit.bank.action,
+                "entry_source": hit.bank.source_label,
+                "review_only": hit.bank.review_only,
                 "matches": [],
             }
         matches = group["matches"]
@@ -109,7 +112,8 @@ def _result_json(
         "query": position,
         "id": client_id,
         "filename": filename,
-        "matched": bool(outcome.matches),
+        "matched": any(not hit.bank.review_only for hit in outcome.matches),
+        "needs_review": any(hit.bank.review_only for hit in outcome.matches),
         "banks": _group(outcome.matches),
         "negative": _group(outcome.negative),
         "suppressed": outcome.suppressed,
@@ -144,7 +148,7 @@ def _records_of(
     for position, (client_id, filename, outcome) in enumerate(labelled):
         label = (client_id or filename or f"query {position}")[:500]
         for hit in outcome.matches:
-            details: dict[str, object] = {"query": position}
+            details: dict[str, object] = {"query": position, "entry_source": hit.bank.source_label}
             if hit.query_match_percent is not None:
                 details["query_match_percent"] = hit.query_match_percent
                 details["compared_match_percent"] = hit.compared_match_percent

@@ -10,9 +10,10 @@ client address) is logged.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -22,11 +23,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
 
 from hashwall.hashing.record import HashRecord, RecordFormatError, record_from_json
+from hashwall.nesting import TooDeep, loads_json
 from hashwall.service.auth import Permission, Principal, require
+from hashwall.service.body_rules import accepts
+from hashwall.service.client_address import client_key
 from hashwall.service.errors import ApiError, printable
 from hashwall.service.portal import (
     Lock,
@@ -40,11 +44,13 @@ from hashwall.service.portal import (
     normalize_pin,
     verify_pin,
 )
+from hashwall.service.public_entries import hold_for_review, holds_new_entries
 from hashwall.service.routes.entries import new_entry
+from hashwall.service.settings import Settings
 from hashwall.service.state import ServiceState, get_state
 from hashwall.service.system_banks import SystemBankError, ensure_bank
 from hashwall.signals.base import InvalidSignalValue
-from hashwall.store import ApiKey, Bank, Change, ChangeKind, Entry, EntryState, MatchRecord
+from hashwall.store import Bank, Change, ChangeKind, Entry, EntryState, MatchRecord
 from hashwall.store.portal_models import (
     CaseState,
     PortalCase,
@@ -59,6 +65,8 @@ router = APIRouter(tags=["portal"])
 State = Annotated[ServiceState, Depends(get_state)]
 
 STATIC = Path(__file__).resolve().parents[2] / "web" / "static"
+#: ``banks.entry_source`` of the portal bank: anyone may open a case, without an account.
+PORTAL_SOURCE = "portal"
 TAKE_IT_DOWN = "https://takeitdown.ncmec.org"
 REPORT_REMOVE = (
     "https://www.childline.org.uk/info-advice/bullying-abuse-safety/online-mobile-safety/"
@@ -66,7 +74,8 @@ REPORT_REMOVE = (
 )
 CSP = (
     "default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'self'; "
-    "img-src 'self' blob:; style-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "img-src 'self' blob:; media-src blob:; style-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; "
     "base-uri 'none'"
 )
 SECURITY_HEADERS = {
@@ -188,7 +197,9 @@ async def _read_json(request: Request, limit: int) -> Any:
     if not raw.strip():
         raise ApiError(422, "the body is empty: send a JSON object", "body")
     try:
-        return json.loads(raw)
+        return loads_json(raw, request.app.state.hashwall.settings.max_json_depth)
+    except TooDeep as error:
+        raise ApiError(422, str(error), "body") from None
     except (ValueError, UnicodeDecodeError):
         raise ApiError(422, "the body is not valid JSON", "body") from None
 
@@ -204,7 +215,7 @@ def _validated(model: type[M], data: Any) -> M:
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_key(request)  # IPv6: the /64
 
 
 def _json(payload: dict[str, Any], status: int = 200) -> JSONResponse:
@@ -218,13 +229,28 @@ def _throttles(state: ServiceState) -> Throttles:
     return Throttles(state.db, state.settings.secret_key)
 
 
-def _pin_rules(state: ServiceState) -> tuple[Rule, Rule]:
+@dataclass(frozen=True)
+class PinRules:
+    """The three PIN throttles (docs/security.md, "PINs"): per address over all cases, per
+    case over all addresses (a budget that slows, never locks), and per case and address."""
+
+    by_ip: Rule
+    by_case: Rule
+    settings: Settings
+
+    def by_case_and_ip(self, slowed: bool) -> Rule:
+        s = self.settings
+        limit = s.portal_slowed_pins_per_address if slowed else s.portal_max_failed_pins
+        return Rule("pin-case-ip", limit, s.portal_lockout_seconds, s.portal_lockout_seconds)
+
+
+def _pin_rules(state: ServiceState) -> PinRules:
     s = state.settings
     by_ip = Rule("pin-ip", s.portal_ip_max_failed_pins, s.portal_ip_window_seconds,
                  s.portal_ip_window_seconds)  # fmt: skip
-    by_case = Rule("pin-case", s.portal_max_failed_pins, s.portal_lockout_seconds,
-                   s.portal_lockout_seconds)  # fmt: skip
-    return by_ip, by_case
+    by_case = Rule("pin-case", s.portal_case_max_failed_pins, s.portal_case_window_seconds,
+                   s.portal_case_window_seconds)  # fmt: skip
+    return PinRules(by_ip, by_case, s)
 
 
 def _minutes(seconds: int) -> str:
@@ -233,10 +259,10 @@ def _minutes(seconds: int) -> str:
 
 
 def _locked(lock: Lock) -> ApiError:
-    if lock.scope == "pin-case":
+    if lock.scope == "pin-case-ip":
         message = (
-            "too many wrong PINs for this case number: it is locked for "
-            f"{_minutes(lock.retry_after)}"
+            "too many wrong PINs for this case number from your network: it is locked for "
+            f"you for {_minutes(lock.retry_after)}"
         )
         field = "case_number"
     elif lock.scope == "pin-ip":
@@ -262,10 +288,16 @@ def _open_case(state: ServiceState, client: str, credentials: CaseCredentials) -
     pin = normalize_pin(credentials.pin)
     if pin is None:
         raise ApiError(422, "a PIN is 8 letters and digits, like 4FJX-8WQP", "body.pin")
-    by_ip, by_case = _pin_rules(state)
+    rules = _pin_rules(state)
     throttles = _throttles(state)
-    lock = throttles.reserve(by_ip, client) or throttles.reserve(by_case, number)
+    lock = throttles.reserve(rules.by_ip, client)
     if lock is not None:
+        raise _locked(lock)
+    slowed = throttles.tally(rules.by_case, number) >= rules.by_case.limit
+    by_case_and_ip = rules.by_case_and_ip(slowed)
+    lock = throttles.reserve(by_case_and_ip, _case_and_client(number, client))
+    if lock is not None:
+        throttles.release(rules.by_case, number)  # refused unchecked: not a guess at the case
         raise _locked(lock)
     with state.db.session() as session:
         found = session.execute(
@@ -274,9 +306,15 @@ def _open_case(state: ServiceState, client: str, credentials: CaseCredentials) -
     stored = found.pin_hash if found is not None else dummy_pin_hash(state.settings.portal_scrypt_n)
     if not verify_pin(pin, stored) or found is None:
         raise ApiError(403, _WRONG, "pin", dict(_NO_STORE))
-    throttles.release(by_ip, client)
-    throttles.release(by_case, number, reset=True)
+    # A right PIN is no failure: give back its slots, and forget this address's failures.
+    throttles.release(rules.by_ip, client)
+    throttles.release(rules.by_case, number)
+    throttles.release(by_case_and_ip, _case_and_client(number, client), reset=True)
     return int(found.id)
+
+
+def _case_and_client(number: str, client: str) -> str:
+    return f"{number}|{client}"
 
 
 # ---------------------------------------------------------------------- cases
@@ -289,6 +327,7 @@ def _portal_bank(state: ServiceState) -> int:
             state.settings.portal_bank,
             description="Hashes submitted by the people pictured (hashwall /portal)",
             action="review",
+            source=PORTAL_SOURCE,
         )
     except SystemBankError:
         raise ApiError(503, "the portal bank could not be created; try again", None) from None
@@ -354,6 +393,8 @@ def _create_case(state: ServiceState, body: CaseCreate) -> dict[str, Any]:
                 session.add(case)
                 session.add_all(entries)
                 session.flush()
+                if holds_new_entries(session, bank_id):
+                    hold_for_review(session, entries)
                 session.add_all(PortalCaseEntry(case_id=case.id, entry_id=e.id) for e in entries)
                 session.add_all(Change(kind=ChangeKind.ENTRY, target_id=e.id) for e in entries)
                 case_id = case.id
@@ -385,34 +426,28 @@ def _status(state: ServiceState, case_id: int) -> dict[str, Any]:
         )
         rows = session.execute(
             select(
-                ApiKey.name,
                 MatchRecord.api_key_id,
                 Bank.name,
+                func.min(MatchRecord.id),
                 func.count(MatchRecord.id),
                 func.count(PortalRemoval.id),
             )
             .select_from(MatchRecord)
             .join(Bank, Bank.id == MatchRecord.bank_id)
-            .outerjoin(ApiKey, ApiKey.id == MatchRecord.api_key_id)
             .outerjoin(PortalRemoval, PortalRemoval.match_record_id == MatchRecord.id)
             .where(MatchRecord.entry_id.in_(entry_ids))
-            .group_by(ApiKey.name, MatchRecord.api_key_id, Bank.name)
+            .group_by(MatchRecord.api_key_id, Bank.name)
         ).all()
+        bank_enabled = session.scalar(select(Bank.enabled).where(Bank.id == case.bank_id))
         number, case_state = case.number, case.state
         created, withdrawn = case.created_at, case.withdrawn_at
-    platforms: list[dict[str, Any]] = [
-        {
-            "platform": name or (f"platform {key_id}" if key_id else "unknown platform"),
-            "bank": bank,
-            "matches": int(matches),
-            "removals": int(removals),
-        }
-        for name, key_id, bank, matches, removals in rows
-    ]
-    platforms.sort(key=lambda p: (p["platform"], p["bank"]))
+    platforms = _platforms(rows)
     return {
         "case_number": number,
         "state": case_state.value,
+        # False while an operator has the portal bank switched off: the page must not then
+        # tell the person their pictures are being matched.
+        "matching": case_state is CaseState.ACTIVE and bool(bank_enabled),
         "created_at": _iso(created),
         "withdrawn_at": _iso(withdrawn) if withdrawn else None,
         "entries": {
@@ -423,6 +458,26 @@ def _status(state: ServiceState, case_id: int) -> dict[str, Any]:
         "removals": sum(p["removals"] for p in platforms),
         "platforms": platforms,
     }
+
+
+def _platforms(rows: Sequence[Row[int | None, str, int, int, int]]) -> list[dict[str, Any]]:
+    """Matches and removals per platform, named neutrally ("platform 1", "platform 2", in the
+    order they first matched): the API keys' names are the operator's internal labels (and
+    could name a partner), which a person holding a case number and PIN has no need of."""
+    first_seen: dict[int | None, int] = {}
+    for key_id, _bank, first, _matches, _removals in rows:
+        first_seen[key_id] = min(first_seen.get(key_id, first), first)
+    order = {
+        key_id: n for n, key_id in enumerate(sorted(first_seen, key=first_seen.__getitem__), 1)
+    }
+    numbered = sorted(
+        (order[key_id], bank, int(matches), int(removals))
+        for key_id, bank, _first, matches, removals in rows
+    )
+    return [
+        {"platform": f"platform {n}", "bank": bank, "matches": matches, "removals": removals}
+        for n, bank, matches, removals in numbered
+    ]
 
 
 def _iso(moment: datetime) -> str:
@@ -463,6 +518,7 @@ def _withdraw(state: ServiceState, case_id: int) -> dict[str, Any]:
     openapi_extra=_schema(CaseCreate),
     responses={201: {"description": "The case number and PIN (shown only here)."}},
 )
+@accepts("json", lambda settings: settings.portal_max_body_bytes)
 async def create_case(request: Request, state: State) -> JSONResponse:
     """Create a case from hash records made in the browser (public; rate-limited per address).
 
@@ -478,11 +534,19 @@ async def create_case(request: Request, state: State) -> JSONResponse:
     return _json(await run_in_threadpool(_create_case, state, body), 201)
 
 
+CREDENTIALS_BYTES = 4096
+
+
+def _credentials_limit(_settings: Settings) -> int:
+    return CREDENTIALS_BYTES
+
+
 async def _credentials(request: Request, state: ServiceState) -> CaseCredentials:
-    return _validated(CaseCredentials, await _read_json(request, 4096))
+    return _validated(CaseCredentials, await _read_json(request, CREDENTIALS_BYTES))
 
 
 @router.post("/v1/portal/cases/status", openapi_extra=_schema(CaseCredentials))
+@accepts("json", _credentials_limit)
 async def case_status(request: Request, state: State) -> JSONResponse:
     """Counts for a case: entries by state, matches and reported removals per platform and
     bank. Case number and PIN go in the body; a wrong PIN and an unknown case get the same
@@ -493,6 +557,7 @@ async def case_status(request: Request, state: State) -> JSONResponse:
 
 
 @router.post("/v1/portal/cases/withdraw", openapi_extra=_schema(CaseCredentials))
+@accepts("json", _credentials_limit)
 async def withdraw_case(request: Request, state: State) -> JSONResponse:
     """Withdraw every entry of the case: they stop matching before this answer is sent."""
     credentials = await _credentials(request, state)

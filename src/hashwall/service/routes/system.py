@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from hashwall import __version__
 from hashwall.service.auth import Permission, Principal, Role, create_api_key, require
@@ -21,7 +21,7 @@ from hashwall.service.schemas import (
 )
 from hashwall.service.state import ServiceState, get_state
 from hashwall.service.uploads import hash_upload
-from hashwall.store import ApiKey, MatchRecord
+from hashwall.store import ApiKey, Bank, MatchRecord, ReviewSession
 
 router = APIRouter(prefix="/v1")
 State = Annotated[ServiceState, Depends(get_state)]
@@ -68,7 +68,15 @@ def create_key(
     body: KeyCreate, state: State, _: Annotated[Principal, require(Permission.KEYS_ADMIN)]
 ) -> KeyCreated:
     """Create an API key; the key is in this response only."""
-    row, key = create_api_key(state.db, state.settings.secret_key, Role(body.role), body.name)
+    if body.banks:
+        with state.db.session() as session:
+            known = set(session.scalars(select(Bank.id).where(Bank.id.in_(body.banks))))
+        missing = sorted(set(body.banks) - known)
+        if missing:
+            raise ApiError(422, f"no bank with id {missing[0]}", "banks")
+    row, key = create_api_key(
+        state.db, state.settings.secret_key, Role(body.role), body.name, body.banks
+    )
     return KeyCreated(**KeyOut.model_validate(row, from_attributes=True).model_dump(), key=key)
 
 
@@ -92,6 +100,8 @@ def revoke_key(
             raise ApiError(404, f"no key with id {key_id}", "key_id")
         if row.revoked_at is None:
             row.revoked_at = datetime.now(UTC)
+        # Its reviewer sessions end too (they also check the key on every page).
+        session.execute(delete(ReviewSession).where(ReviewSession.key_id == key_id))
         state.key_cache.clear()
         session.flush()
         return KeyOut.model_validate(row, from_attributes=True)

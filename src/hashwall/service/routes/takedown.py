@@ -9,7 +9,6 @@ Everything else needs a key. The routes only translate: the work is in
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -20,10 +19,15 @@ from starlette.datastructures import UploadFile
 
 from hashwall.cases.intake import IntakeError, RemovalRequest
 from hashwall.cases.states import TransitionError
+from hashwall.nesting import TooDeep, loads_json
 from hashwall.service import takedown
 from hashwall.service.auth import Permission, Principal, Role, authenticate, require
+from hashwall.service.body_rules import FRAMING_ALLOWANCE, accepts
+from hashwall.service.client_address import client_key
 from hashwall.service.errors import ApiError
 from hashwall.service.portal import Rule, Throttles
+from hashwall.service.public_uploads import Busy
+from hashwall.service.settings import Settings
 from hashwall.service.state import ServiceState, get_state
 from hashwall.service.takedown.evidence import evidence_zip
 from hashwall.service.takedown.schemas import (
@@ -44,7 +48,6 @@ router = APIRouter(tags=["takedown"])
 State = Annotated[ServiceState, Depends(get_state)]
 CaseId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$")]
 TaskId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-MAX_JSON_BYTES = 2 * 1024 * 1024
 _CONFIRMERS = frozenset({Role.CURATOR, Role.REVIEWER, Role.ADMIN})
 
 
@@ -65,27 +68,32 @@ def _conflict(error: TransitionError, field: str = "event") -> ApiError:
     return ApiError(409, str(error), field)
 
 
-async def _json_body(request: Request) -> Any:
-    raw = await request.body()
-    if len(raw) > MAX_JSON_BYTES:
-        raise ApiError(413, f"the request body is larger than {MAX_JSON_BYTES} bytes", "body")
+def _parse_json(raw: bytes | str, settings: Settings, field: str, message: str) -> Any:
     try:
-        return json.loads(raw) if raw.strip() else None
+        return loads_json(raw, settings.max_json_depth)
+    except TooDeep as error:
+        raise ApiError(422, str(error), field) from None
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(422, "the body is not valid JSON", "body") from None
+        raise ApiError(422, message, field) from None
 
 
-async def _multipart(request: Request) -> tuple[Any, bytes | None, str | None]:
-    form = await request.form()
+async def _json_body(request: Request, settings: Settings) -> Any:
+    # The request guard has bounded the body (public_max_json_bytes) while it streamed in.
+    raw = await request.body()
+    return _parse_json(raw, settings, "body", "the body is not valid JSON") if raw.strip() else None
+
+
+async def _multipart(request: Request, settings: Settings) -> tuple[Any, bytes | None, str | None]:
+    # One file, a handful of fields; the JSON field no larger than a JSON body may be.
+    form = await request.form(
+        max_files=1, max_fields=8, max_part_size=settings.public_max_json_bytes
+    )
     text = form.get("request")
     if not isinstance(text, str):
         raise ApiError(
             422, "a form field 'request' holding the request as JSON is required", "request"
         )
-    try:
-        raw = json.loads(text)
-    except ValueError:
-        raise ApiError(422, "is not valid JSON", "request") from None
+    raw = _parse_json(text, settings, "request", "is not valid JSON")
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         return raw, None, None
@@ -113,19 +121,33 @@ _INTAKE_SCHEMA = {
 }
 
 
+def _public_upload_limit(settings: Settings) -> int:
+    return settings.public_max_upload_bytes + FRAMING_ALLOWANCE
+
+
+def _public_json_limit(settings: Settings) -> int:
+    return settings.public_max_json_bytes
+
+
 @router.post(
     "/v1/takedown/requests",
     status_code=201,
     response_model=ReceiptOut,
     openapi_extra=_INTAKE_SCHEMA,
-    responses={422: {"description": "One error per bad field."}, 429: {"description": "Rate"}},
+    responses={
+        413: {"description": "Body over the public limits"},
+        415: {"description": "Neither JSON nor multipart"},
+        422: {"description": "One error per bad field."},
+        429: {"description": "Rate, or too many uploads being processed"},
+    },
 )
+@accepts("json_or_multipart", _public_upload_limit, json_limit=_public_json_limit)
 async def submit(request: Request, state: State) -> Any:
     """Submit a removal request (public, no API key; rate-limited per client address).
 
     JSON, or multipart with the request as JSON in `request` and an optional copy of the
     content in `file` (hashed, then deleted). Answers the case number and the deadline."""
-    client = request.client.host if request.client else "unknown"
+    client = client_key(request)  # IPv6: the /64
     rule = Rule("takedown-ip", state.settings.takedown_requests_per_ip_hour, 3600, 3600)
     throttles = Throttles(state.db, state.settings.secret_key)
     lock = await run_in_threadpool(throttles.reserve, rule, client)
@@ -138,16 +160,30 @@ async def submit(request: Request, state: State) -> Any:
         )
     upload = upload_name = None
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        raw, upload, upload_name = await _multipart(request)
+        raw, upload, upload_name = await _multipart(request, state.settings)
     else:
-        raw = await _json_body(request)
+        raw = await _json_body(request, state.settings)
     try:
-        receipt = await run_in_threadpool(
-            lambda: takedown.submit_request(state, raw, upload=upload, upload_name=upload_name)
-        )
+        receipt = await _submit_gated(state, client, raw, upload, upload_name)
     except IntakeError as error:
         return _intake_error(error)
+    except Busy as busy:
+        raise ApiError(429, busy.message, "file", {"Retry-After": str(busy.retry_after)}) from None
     return JSONResponse(receipt_out(receipt).model_dump(mode="json"), 201)
+
+
+async def _submit_gated(
+    state: ServiceState, client: str, raw: Any, upload: bytes | None, upload_name: str | None
+) -> takedown.TakedownReceipt:
+    """Submit; a request with a copy to decode waits for a public-upload slot first."""
+
+    def work() -> takedown.TakedownReceipt:
+        return takedown.submit_request(state, raw, upload=upload, upload_name=upload_name)
+
+    if upload is None:
+        return await run_in_threadpool(work)
+    async with state.public_uploads.slot(client, state.settings.public_upload_wait_seconds):
+        return await run_in_threadpool(work)
 
 
 @router.get("/v1/takedown/requests", response_model=SummaryList)

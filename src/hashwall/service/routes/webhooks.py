@@ -101,11 +101,12 @@ def _load_hook(session: Session, webhook_id: int) -> BankWebhook:
 
 @router.delete("/webhooks/{webhook_id}", response_model=WebhookOut)
 def delete_webhook(
-    webhook_id: Id, state: State, _: Annotated[Principal, require(Permission.WEBHOOKS)]
+    webhook_id: Id, state: State, principal: Annotated[Principal, require(Permission.WEBHOOKS)]
 ) -> WebhookOut:
     """Remove a webhook; its pending deliveries are dropped with it."""
     with state.db.session() as session:
         hook = _load_hook(session, webhook_id)
+        principal.check_bank(hook.bank_id, "webhook_id")
         out = webhook_out(hook)
         session.delete(hook)
     return out
@@ -115,14 +116,14 @@ def delete_webhook(
 def list_deliveries(
     webhook_id: Id,
     state: State,
-    _: Annotated[Principal, require(Permission.WEBHOOKS)],
+    principal: Annotated[Principal, require(Permission.WEBHOOKS)],
     status: Annotated[DeliveryStatus | None, Query()] = None,
     after_id: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DeliveryList:
     """The delivery log: attempts, last status code or error, next attempt."""
     with state.db.session() as session:
-        _load_hook(session, webhook_id)
+        principal.check_bank(_load_hook(session, webhook_id).bank_id, "webhook_id")
         query = (
             select(WebhookDelivery)
             .where(WebhookDelivery.webhook_id == webhook_id, WebhookDelivery.id > after_id)

@@ -5,9 +5,9 @@
 * hashes the requester gives are used as they are (already checked by intake validation);
 * catalog ids and URLs of catalog items use the hashes stored for those items.
 
-A URL that is not in the catalog is kept with the request for the reviewer, not refused: it
-may still name content the catalog does not know. A catalog id that is not in the catalog is
-a field error, because the requester can only have it from the platform.
+A URL or catalog id that is not in the catalog is kept with the request for the reviewer,
+not refused, and the requester's answer is the same either way: the intake is public, and an
+answer that differed would tell anyone what the platform hosts (issue 14; docs/security.md).
 """
 
 from __future__ import annotations
@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 from hashwall.cases.intake import FieldError, IntakeError, RemovalRequest
 from hashwall.hashing import HashOptions, HashRecord, hash_file
 from hashwall.hashing.record import record_from_signal_value
-from hashwall.media import MediaError
+from hashwall.media import MediaError, MediaTooLarge
 from hashwall.service.catalog_index import SignalTuple, record_from_catalog
 from hashwall.service.errors import printable
+from hashwall.service.public_uploads import public_hash_options
 from hashwall.store.catalog_models import CatalogItem, CatalogSignal, CatalogState
 
 if TYPE_CHECKING:
@@ -42,8 +43,13 @@ class Identified:
     source: str  # upload, hashes, catalog_id, url
 
 
-def hash_upload_bytes(data: bytes, name: str | None, max_bytes: int) -> HashRecord:
-    """Hash an uploaded copy; a :class:`FieldError` on ``upload`` when it cannot be used."""
+def hash_upload_bytes(
+    data: bytes, name: str | None, max_bytes: int, options: HashOptions | None = None
+) -> HashRecord:
+    """Hash an uploaded copy; a :class:`FieldError` on ``upload`` when it cannot be used.
+
+    The intake is public: ``options`` carry the public decoding limits
+    (:func:`~hashwall.service.public_uploads.public_hash_options`)."""
     label = printable(name or "", 200) or "upload"
     if not data:
         raise IntakeError([FieldError("upload", "the file is empty")])
@@ -55,7 +61,13 @@ def hash_upload_bytes(data: bytes, name: str | None, max_bytes: int) -> HashReco
     try:
         with os.fdopen(handle, "wb") as sink:
             sink.write(data)
-        record = hash_file(path, HashOptions())
+        record = hash_file(path, options or HashOptions())
+    except MediaTooLarge as error:
+        message = (
+            f"{label!r} is too large to process here: {error.plain}. Send a smaller copy or a "
+            "shorter clip (a screenshot will do), or give the address where it is posted"
+        )
+        raise IntakeError([FieldError("upload", message)]) from None
     except MediaError as error:
         raise IntakeError(
             [FieldError("upload", f"cannot hash {label!r}: {error.reason}")]
@@ -77,27 +89,22 @@ def _catalog_record(session: Session, item: CatalogItem) -> HashRecord:
     return record_from_catalog(item.content_type, rows)
 
 
-def _catalog_items(
-    session: Session, request: RemovalRequest
-) -> tuple[list[CatalogItem], list[FieldError]]:
+def _catalog_items(session: Session, request: RemovalRequest) -> list[CatalogItem]:
+    """The hosted items the request names; unknown ids and URLs are silently left to the
+    reviewer (they stay in the stored request), so the answer does not reveal them."""
     found: dict[int, CatalogItem] = {}
-    errors: list[FieldError] = []
     active = CatalogItem.state == CatalogState.ACTIVE
-    for index, content_id in enumerate(request.catalog_ids):
+    for content_id in request.catalog_ids:
         item = session.scalars(
             select(CatalogItem).where(CatalogItem.content_id == content_id, active)
         ).first()
-        if item is None:
-            errors.append(
-                FieldError(f"catalog_ids.{index}", f"{content_id!r} is not in the catalog")
-            )
-        else:
+        if item is not None:
             found[item.id] = item
     for url in request.urls:
         item = session.scalars(select(CatalogItem).where(CatalogItem.url == url, active)).first()
         if item is not None:
             found[item.id] = item
-    return list(found.values()), errors
+    return list(found.values())
 
 
 def identify(
@@ -111,7 +118,11 @@ def identify(
     errors: list[FieldError] = []
     if upload is not None:
         try:
-            record = hash_upload_bytes(upload, upload_name, state.settings.max_upload_bytes)
+            settings = state.settings
+            options = public_hash_options(settings)
+            record = hash_upload_bytes(
+                upload, upload_name, settings.public_max_upload_bytes, options
+            )
             found.append(Identified(record, printable(upload_name or "upload", 200), "upload"))
         except IntakeError as error:
             errors.extend(error.errors)
@@ -119,9 +130,7 @@ def identify(
         record = record_from_signal_value(item.signal_type, item.signal_value)
         found.append(Identified(record, f"hashes.{index}", "hashes"))
     with state.db.session() as session:
-        items, missing = _catalog_items(session, request)
-        errors.extend(missing)
-        for catalog_item in items:
+        for catalog_item in _catalog_items(session, request):
             record = _catalog_record(session, catalog_item)
             found.append(Identified(record, catalog_item.content_id[:200], "catalog"))
     if errors:

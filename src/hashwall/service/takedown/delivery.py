@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hashwall.service.actions.claims import claim_due, claimed_row, lease_until
+from hashwall.service.actions.egress import vet
 from hashwall.service.actions.webhooks import Attempt, backoff_seconds, post_signed
 from hashwall.service.takedown.config import aware, clock_for, deadline_config, escalation_url
 from hashwall.service.takedown.journal import audited, record
@@ -92,6 +93,24 @@ def _attempt_data(attempt: Attempt, attempts: int, retry_at: datetime | None) ->
     }
 
 
+def _post_checked(state: ServiceState, url: str, body: bytes, kind: str, row_id: int) -> Attempt:
+    """One call, after the egress check bank webhooks pass (the URL is the operator's, but
+    its name may resolve anywhere, and a transition address would reach inside)."""
+    verdict = vet(url, allow_private=state.settings.webhooks_may_reach_private)
+    if verdict.refused is not None:
+        return Attempt(None, f"refused: {verdict.refused}"[:_ERROR_LIMIT])
+    return post_signed(
+        url,
+        state.settings.takedown_webhook_secret,
+        body,
+        delivery_id=f"takedown-{kind}-{row_id}",
+        event=f"takedown.{kind}",
+        timeout=state.settings.webhook_timeout_seconds,
+        user_agent=_USER_AGENT,
+        pinned=verdict.addresses,
+    )
+
+
 def _send(
     state: ServiceState,
     url: str,
@@ -104,15 +123,7 @@ def _send(
     ``kind`` names the event (``takedown.<kind>``) and the delivery id (``takedown-<kind>-<row
     id>``), the same on every retry so the platform can drop duplicates."""
     for row_id, version, body in claimed:
-        attempt = post_signed(
-            url,
-            state.settings.takedown_webhook_secret,
-            body,
-            delivery_id=f"takedown-{kind}-{row_id}",
-            event=f"takedown.{kind}",
-            timeout=state.settings.webhook_timeout_seconds,
-            user_agent=_USER_AGENT,
-        )
+        attempt = _post_checked(state, url, body, kind, row_id)
         audited(state, partial(record_one, state, row_id, version, attempt))
     return len(claimed)
 

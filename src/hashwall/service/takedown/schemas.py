@@ -13,6 +13,9 @@ from hashwall.service.takedown.views import RequestDetail, RequestSummary, Taked
 
 
 class ReceiptOut(BaseModel):
+    """The public answer. It says nothing about what the catalog holds (no copies found, no
+    unknown ids), so it is the same whether or not the named content is hosted here."""
+
     case_id: str
     received_at: datetime
     due_at: datetime
@@ -21,7 +24,6 @@ class ReceiptOut(BaseModel):
         "internal target (the law fixes no hour count, or a stricter target applies)."
     )
     jurisdiction: str = Field(description="Where the requester lives: chooses the laws cited.")
-    tasks_created: int
     legal_due_at: datetime | None = Field(
         description="The soonest legal deadline among the platform's regimes; null: none."
     )
@@ -120,7 +122,10 @@ class ConfirmIn(BaseModel):
 
 
 def receipt_out(receipt: TakedownReceipt) -> ReceiptOut:
-    return ReceiptOut(**asdict(receipt))
+    public = {
+        name: value for name, value in asdict(receipt).items() if name in ReceiptOut.model_fields
+    }
+    return ReceiptOut(**public)
 
 
 def _summary_dict(summary: RequestSummary) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from hashwall.cases.intake import (
     validate_request,
 )
 from hashwall.service.errors import printable
+from hashwall.service.public_entries import hold_for_review, holds_new_entries
 from hashwall.service.records import signals_from_record
 from hashwall.service.sweep import new_job
 from hashwall.service.takedown.bank import takedown_bank
@@ -55,6 +56,7 @@ def _entries(
     """Add the hashes to the takedown bank, each with its pending sweep job."""
     entry_ids: list[int] = []
     sweep_ids: list[int] = []
+    held = holds_new_entries(session, bank_id)
     for item in identified:
         entry = Entry(
             bank_id=bank_id,
@@ -68,6 +70,8 @@ def _entries(
         )
         session.add(entry)
         session.flush()
+        if held:
+            hold_for_review(session, [entry])
         session.add(Change(kind=ChangeKind.ENTRY, target_id=entry.id))
         sweep = new_job(session, SweepKind.ENTRY, entry.id, None)
         session.flush()

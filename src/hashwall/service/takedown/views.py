@@ -10,7 +10,9 @@ from typing import Any
 
 @dataclass(frozen=True)
 class TakedownReceipt:
-    """What the requester gets back: the case number and the deadline."""
+    """The case number and the deadline (what the requester sees), and for the platform's
+    own code the copies found by the sweep: ``tasks_created`` never goes into the public
+    answer, since it would tell the requester what the catalog hosts."""
 
     case_id: str
     received_at: datetime

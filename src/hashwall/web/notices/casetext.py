@@ -11,12 +11,14 @@ from __future__ import annotations
 import importlib
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from hashwall.cases.casefile import CaseFile, case_data
+from hashwall.nesting import TooDeep, check_yaml_depth, loads_json
 
 #: Largest case file accepted (a real one is a few kilobytes).
 MAX_CASE_BYTES = 256 * 1024
@@ -92,7 +94,9 @@ def parse_case(data: bytes, name: str | None) -> CaseText:
 
 def _load_json(text: str) -> Any:
     try:
-        return json.loads(text)
+        return loads_json(text)
+    except TooDeep as error:
+        raise CaseTextError([f"Not usable JSON: {error}."]) from None
     except json.JSONDecodeError as error:
         raise CaseTextError(
             [f"Not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})."]
@@ -102,15 +106,23 @@ def _load_json(text: str) -> Any:
 def _load_yaml(text: str) -> Any:
     yaml = _yaml()
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
-            if isinstance(event, yaml.AliasEvent):
-                raise CaseTextError(["YAML aliases (*name) are not accepted in a case file."])
+        check_yaml_depth(_no_aliases(yaml, yaml.parse(text, Loader=yaml.SafeLoader)))
         return yaml.safe_load(text)
+    except TooDeep as error:
+        raise CaseTextError([f"Not usable YAML: {error}."]) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(error, "problem", None) or type(error).__name__
         raise CaseTextError([f"Not valid YAML: {problem}{where}."]) from None
+
+
+def _no_aliases(yaml: Any, events: Iterable[Any]) -> Iterator[Any]:
+    """The events, refusing aliases (a billion-laughs document is all aliases)."""
+    for event in events:
+        if isinstance(event, yaml.AliasEvent):
+            raise CaseTextError(["YAML aliases (*name) are not accepted in a case file."])
+        yield event
 
 
 def validate(raw: dict[str, Any]) -> CaseFile:

@@ -8,7 +8,6 @@ and the whole point of the chain is that edits stay visible.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +22,7 @@ from hashwall.cases.audit import (
     make_entry,
     verify,
 )
+from hashwall.nesting import loads_json
 
 #: Largest audit log accepted (about 5,000 entries).
 MAX_AUDIT_BYTES = 2 * 1024 * 1024
@@ -57,7 +57,7 @@ def _item(number: int, line: str) -> Item:
     if not line.strip():
         return AuditFormatError(f"line {number} is blank")
     try:
-        return AuditEntry.from_json(json.loads(line))
+        return AuditEntry.from_json(loads_json(line))
     except (ValueError, AuditFormatError) as error:
         return AuditFormatError(f"line {number} is not an audit entry: {error}")
 

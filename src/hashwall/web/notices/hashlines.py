@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 
 from hashwall.hashing.record import RecordFormatError, record_from_json
+from hashwall.nesting import TooDeep, loads_json
 from hashwall.signals.base import InvalidSignalValue
 
 #: Most hashes taken from one form (a case lists a handful).
@@ -55,7 +56,9 @@ def _from_csv(line: str) -> tuple[str, str]:
 
 def _from_json(line: str) -> list[tuple[str, str]]:
     try:
-        data = json.loads(line)
+        data = loads_json(line)
+    except TooDeep as error:
+        raise ValueError(str(error)) from None
     except json.JSONDecodeError as error:
         raise ValueError(f"not valid JSON ({error.msg})") from None
     if isinstance(data, dict) and "signal_type" in data:

@@ -18,7 +18,9 @@ from hashwall.cases.audit import AuditFormatError
 from hashwall.cases.casefile import Milestone, mark
 from hashwall.cases.notices import render_all
 from hashwall.cases.pdf import PdfError
+from hashwall.service.client_address import client_key
 from hashwall.service.portal import Rule, Throttles
+from hashwall.service.settings import Settings
 from hashwall.service.state import ServiceState
 from hashwall.web.notices import bundle, case_form, views
 from hashwall.web.notices.carried import Carried, CarriedError, from_form
@@ -26,12 +28,21 @@ from hashwall.web.notices.casetext import CaseText, CaseTextError, file_name, pa
 from hashwall.web.notices.chain import EMPTY, Chain, ChainError, append, parse_chain
 from hashwall.web.review import csrf
 from hashwall.web.review.access import STALE_FORM, service_state
+from hashwall.web.review.bodies import public_form
 from hashwall.web.review.pages import HEADERS, PageError
 
 router = APIRouter(include_in_schema=False)
 STYLESHEET = Path(__file__).resolve().parents[1] / "static" / "notices.css"
 #: Hidden fields carry the audit log base64-encoded: allow it past Starlette's 1 MiB default.
 MAX_PART_BYTES = 4 * 1024 * 1024
+#: A notices post carries at most a case file, an audit log and both again in hidden fields.
+NOTICE_BYTES = 4 * MAX_PART_BYTES
+
+
+def _notice_bytes(_settings: Settings) -> int:
+    return NOTICE_BYTES
+
+
 DAMAGED = "This page's case data is missing or damaged. Upload your case file again."
 
 
@@ -43,7 +54,7 @@ async def _checked_form(request: Request) -> FormData:
     token = submitted if isinstance(submitted, str) else None
     if not csrf.check(secret, request.cookies.get(csrf.COOKIE), token, time.time()):
         raise PageError(403, STALE_FORM)
-    client = request.client.host if request.client else "unknown"
+    client = client_key(request)  # IPv6: the /64
     wait = await run_in_threadpool(_rate_limited, service_state(request), client)
     if wait is not None:
         message = f"Too many requests from your address; please try again in {wait} seconds."
@@ -79,6 +90,7 @@ async def _read(form: FormData, field: str, limit: int) -> tuple[bytes, str] | N
 
 
 @router.post("/notices/upload")
+@public_form(_notice_bytes)
 async def notices_upload(request: Request) -> Response:
     form = await _checked_form(request)
     case_upload = await _read(form, "case_file", 256 * 1024)
@@ -111,6 +123,7 @@ _WRITTEN = (
 
 
 @router.post("/notices/form")
+@public_form(_notice_bytes)
 async def notices_form(request: Request) -> Response:
     form = await _checked_form(request)
     today = datetime.now(UTC).date()
@@ -162,6 +175,7 @@ def _parse_date(text: str, today: date) -> date | str:
 
 
 @router.post("/notices/mark")
+@public_form(_notice_bytes)
 async def notices_mark(request: Request) -> Response:
     form = await _checked_form(request)
     carried = _carried(form)
@@ -186,6 +200,7 @@ async def notices_mark(request: Request) -> Response:
 
 
 @router.post("/notices/download")
+@public_form(_notice_bytes)
 async def notices_download(request: Request) -> Response:
     form = await _checked_form(request)
     carried = _carried(form)

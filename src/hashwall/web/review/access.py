@@ -49,19 +49,28 @@ def service_state(request: Request) -> ServiceState:
     return state
 
 
-def _principal(state: ServiceState, key_id: int) -> Principal | None:
+def _principal(state: ServiceState, found: sessions.ReviewSession) -> Principal | None:
+    """The key behind a live session: ``None`` once logged out or the key is revoked."""
     with state.db.session() as db_session:
-        return sessions.principal_for(db_session, key_id)
+        if not sessions.is_live(db_session, found):
+            return None
+        return sessions.principal_for(db_session, found.key_id)
+
+
+def current_session(request: Request) -> sessions.ReviewSession | None:
+    """The signed, unexpired session the cookie names (not yet checked against the table)."""
+    secret = service_state(request).settings.secret_key
+    return sessions.read(secret, request.cookies.get(sessions.COOKIE), time.time())
 
 
 async def current_reviewer(request: Request) -> Reviewer:
     """The signed-in reviewer; :class:`LoginRequired` (a redirect) otherwise."""
     state = service_state(request)
     secret = state.settings.secret_key
-    found = sessions.read(secret, request.cookies.get(sessions.COOKIE), time.time())
+    found = current_session(request)
     if found is None:
         raise LoginRequired
-    principal = await run_in_threadpool(_principal, state, found.key_id)
+    principal = await run_in_threadpool(_principal, state, found)
     if principal is None:
         raise LoginRequired
     reviewer = Reviewer(principal, sessions.csrf_token(secret, found))

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 
 from hashwall.service.auth import Permission, lookup_key
 from hashwall.service.settings import Settings
+from hashwall.service.state import ServiceState
 from hashwall.web.review import csrf
 from hashwall.web.review import session as sessions
 from hashwall.web.review.access import (
@@ -25,8 +26,10 @@ from hashwall.web.review.access import (
     Reviewer,
     checked_form,
     current_reviewer,
+    current_session,
     service_state,
 )
+from hashwall.web.review.bodies import public_small_form, reviewer_form
 from hashwall.web.review.pages import HEADERS, PageError, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -71,6 +74,7 @@ def _home(reviewer_can_review: bool) -> str:
 
 
 @router.post("/review/login")
+@public_small_form
 async def login(request: Request) -> Response:
     state = service_state(request)
     settings = state.settings
@@ -82,7 +86,9 @@ async def login(request: Request) -> Response:
     key = str(form.get("api_key") or "").strip()
     if not key:
         return _login_page(request, "Enter your API key.", 422)
-    principal = await run_in_threadpool(lookup_key, state.db, settings.secret_key, key)
+    principal = await run_in_threadpool(
+        lookup_key, state.db, settings.secret_key, key, settings.legacy_secret_keys()
+    )
     if principal is None:
         return _login_page(request, "This API key is not valid or was revoked.", 401)
     if not any(principal.can(permission) for permission in PAGE_PERMISSIONS):
@@ -92,9 +98,10 @@ async def login(request: Request) -> Response:
         )
         return _login_page(request, message, 403)
     response = redirect(_home(principal.can(Permission.REVIEW)))
+    cookie = await run_in_threadpool(_start_session, state, principal.key_id)
     response.set_cookie(
         sessions.COOKIE,
-        sessions.issue(settings.secret_key, principal.key_id, time.time()),
+        cookie,
         max_age=sessions.SESSION_SECONDS,
         path=sessions.COOKIE_PATH,
         httponly=True,
@@ -104,10 +111,26 @@ async def login(request: Request) -> Response:
     return response
 
 
+def _start_session(state: ServiceState, key_id: int) -> str:
+    with state.db.session() as db_session:
+        return sessions.start(db_session, state.settings.secret_key, key_id, time.time())
+
+
+def _end_session(state: ServiceState, found: sessions.ReviewSession) -> None:
+    with state.db.session() as db_session:
+        sessions.end(db_session, found)
+
+
 @router.post("/review/logout")
+@reviewer_form
 async def logout(request: Request) -> Response:
+    """End the session on the server (the cookie, and any copy of it, stops working) and
+    delete the cookie."""
     reviewer: Reviewer = await current_reviewer(request)
     await checked_form(request, reviewer)
+    found = current_session(request)
+    if found is not None:
+        await run_in_threadpool(_end_session, service_state(request), found)
     response = redirect("/review/login")
     response.delete_cookie(sessions.COOKIE, path=sessions.COOKIE_PATH)
     return response

@@ -21,6 +21,7 @@ from hashwall.service.errors import ApiError
 from hashwall.service.routes import banks
 from hashwall.service.schemas import BankCreate, BankUpdate
 from hashwall.web.review.access import Reviewer, checked_form, needs, service_state
+from hashwall.web.review.bodies import reviewer_form
 from hashwall.web.review.pages import PageError, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -80,6 +81,7 @@ async def bank_list(request: Request, reviewer: CuratorDep) -> Response:
 
 
 @router.post("/review/banks")
+@reviewer_form
 async def bank_create(request: Request, reviewer: CuratorDep) -> Response:
     form = await checked_form(request, reviewer)
     values: dict[str, Any] = {
@@ -98,6 +100,7 @@ async def bank_create(request: Request, reviewer: CuratorDep) -> Response:
 
 
 @router.post("/review/banks/{bank_id}")
+@reviewer_form
 async def bank_update(request: Request, bank_id: BankId, reviewer: CuratorDep) -> Response:
     form = await checked_form(request, reviewer)
     raw = {

@@ -8,6 +8,7 @@ now, and a refused one (say, a reject without a reason) comes back as a message 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -26,9 +27,11 @@ from hashwall.service.takedown import (
     evidence_zip,
     get_request,
     list_requests,
+    record_esafety_notice,
 )
 from hashwall.web.review import thumbnails
 from hashwall.web.review.access import Reviewer, checked_form, needs, service_state
+from hashwall.web.review.bodies import reviewer_form
 from hashwall.web.review.pages import HEADERS, PageError, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -125,6 +128,7 @@ def _decide(
 
 
 @router.post("/review/requests/{case_id}/decision")
+@reviewer_form
 async def case_decision(request: Request, case_id: CaseId, reviewer: ReviewerDep) -> Response:
     form = await checked_form(request, reviewer)
     state = service_state(request)
@@ -137,6 +141,43 @@ async def case_decision(request: Request, case_id: CaseId, reviewer: ReviewerDep
     )
     if error:
         return render("review/case.html", _case_context(state, reviewer, detail, error), 409)
+    return redirect(f"/review/requests/{case_id}")
+
+
+def _esafety_notice(
+    state: ServiceState, reviewer: Reviewer, case_id: str, form: dict[str, str]
+) -> tuple[RequestDetail, str]:
+    """Record an eSafety removal notice from the case page's form (times are UTC)."""
+    try:
+        given = datetime.fromisoformat(form["given_at"]).replace(tzinfo=UTC)
+        period = timedelta(hours=int(form["period_hours"] or "24"))
+        detail = record_esafety_notice(
+            state,
+            case_id,
+            given_at=given,
+            period=period,
+            reference=form["reference"][:200] or None,
+            actor=reviewer.actor,
+        )
+        return detail, ""
+    except TakedownNotFound:
+        raise PageError(404, f"There is no removal request {case_id}.") from None
+    except (TransitionError, ValueError) as error:
+        message = str(error) if str(error) else "Give the time the notice was given."
+        return _load(state, reviewer, case_id), f"eSafety notice not recorded: {message}"
+
+
+@router.post("/review/requests/{case_id}/esafety-notice")
+async def case_esafety_notice(request: Request, case_id: CaseId, reviewer: ReviewerDep) -> Response:
+    form = await checked_form(request, reviewer)
+    state = service_state(request)
+    fields = {
+        name: str(form.get(name) or "").strip()
+        for name in ("given_at", "period_hours", "reference")
+    }
+    detail, error = await run_in_threadpool(_esafety_notice, state, reviewer, case_id, fields)
+    if error:
+        return render("review/case.html", _case_context(state, reviewer, detail, error), 422)
     return redirect(f"/review/requests/{case_id}")
 
 

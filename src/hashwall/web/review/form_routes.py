@@ -18,13 +18,16 @@ from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
 from hashwall.cases.intake import GOOD_FAITH_STATEMENT, IntakeError, validate_request
+from hashwall.service.client_address import client_key
 from hashwall.service.portal import Rule, Throttles
+from hashwall.service.public_uploads import Busy
 from hashwall.service.state import ServiceState
 from hashwall.service.takedown import TakedownReceipt, submit_request
 from hashwall.service.takedown.config import deadline_config
 from hashwall.web.review import csrf, request_form
 from hashwall.web.review.access import STALE_FORM, service_state
 from hashwall.web.review.auth_routes import set_form_cookie
+from hashwall.web.review.bodies import public_form, public_upload_bytes
 from hashwall.web.review.pages import PageError, render
 
 router = APIRouter(include_in_schema=False)
@@ -87,6 +90,25 @@ def _submit(
     return errors
 
 
+def _busy(busy: Busy) -> str:
+    return f"{busy.message[0].upper()}{busy.message[1:]} (in about {busy.retry_after} seconds)."
+
+
+async def _submit_gated(
+    state: ServiceState,
+    client: str,
+    parsed: request_form.ParsedForm,
+    upload: bytes | None,
+    name: str | None,
+) -> TakedownReceipt | dict[str, str]:
+    """:func:`_submit`, holding a public-upload slot while a copy is decoded (the JSON
+    intake's gate: docs/security.md)."""
+    if upload is None:
+        return await run_in_threadpool(_submit, state, parsed, upload, name)
+    async with state.public_uploads.slot(client, state.settings.public_upload_wait_seconds):
+        return await run_in_threadpool(_submit, state, parsed, upload, name)
+
+
 def _rate_limited(state: ServiceState, client: str) -> int | None:
     """Seconds to wait when this address sent too many requests (the JSON intake's own
     ``takedown-ip`` counter, so the form is no way around the API's limit)."""
@@ -96,16 +118,18 @@ def _rate_limited(state: ServiceState, client: str) -> int | None:
 
 
 @router.post("/takedown")
+@public_form(public_upload_bytes)
 async def takedown_submit(request: Request) -> Response:
     state = service_state(request)
-    form = await request.form()
+    # The request guard has checked the CSRF cookie and bounds the body (bodies.py).
+    form = await request.form(max_files=1)
     submitted = str(form.get(csrf.FIELD) or "")
     if not csrf.check(
         state.settings.secret_key, request.cookies.get(csrf.COOKIE), submitted, time.time()
     ):
         raise PageError(403, STALE_FORM)
     parsed = request_form.parse(form, datetime.now(UTC))
-    client = request.client.host if request.client else "unknown"
+    client = client_key(request)  # IPv6: the /64
     wait = await run_in_threadpool(_rate_limited, state, client)
     if wait is not None:
         minutes = max(1, round(wait / 60))
@@ -113,10 +137,15 @@ async def takedown_submit(request: Request) -> Response:
         response = _form_page(request, parsed.values, {"form": message}, 429)
         response.headers["Retry-After"] = str(wait)
         return response
-    upload, name, upload_error = await _upload(form, state.settings.max_upload_bytes)
+    upload, name, upload_error = await _upload(form, state.settings.public_max_upload_bytes)
     if upload_error:
         parsed.errors["upload"] = upload_error
-    outcome = await run_in_threadpool(_submit, state, parsed, upload, name)
+    try:
+        outcome = await _submit_gated(state, client, parsed, upload, name)
+    except Busy as busy:
+        response = _form_page(request, parsed.values, {"upload": _busy(busy)}, 429)
+        response.headers["Retry-After"] = str(busy.retry_after)
+        return response
     if isinstance(outcome, dict):
         return _form_page(request, parsed.values, outcome, 422)
     context = {"title": "Request received", "user": None, "receipt": outcome}

@@ -24,6 +24,7 @@ from hashwall.store import Bank
 from hashwall.store.action_models import ReviewStatus
 from hashwall.store.catalog_models import CatalogItem
 from hashwall.web.review.access import Reviewer, checked_form, needs, service_state
+from hashwall.web.review.bodies import reviewer_form
 from hashwall.web.review.pages import PageError, redirect, render
 from hashwall.web.review.thumbnails import thumbnail_url
 
@@ -119,10 +120,12 @@ async def _act(request: Request, review_id: int, reviewer: Reviewer, decide: boo
 
 
 @router.post("/review/matches/{review_id}/claim")
+@reviewer_form
 async def claim_match(request: Request, review_id: ReviewId, reviewer: ReviewerDep) -> Response:
     return await _act(request, review_id, reviewer, decide=False)
 
 
 @router.post("/review/matches/{review_id}/decision")
+@reviewer_form
 async def decide_match(request: Request, review_id: ReviewId, reviewer: ReviewerDep) -> Response:
     return await _act(request, review_id, reviewer, decide=True)

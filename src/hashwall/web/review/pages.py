@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from hashwall.service.routes.portal import SECURITY_HEADERS
+from hashwall.service.urls import is_web_url
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
 CSP = (
@@ -70,6 +71,8 @@ def _environment() -> Environment:
     )
     env.filters["when"] = _when
     env.filters["duration"] = _duration
+    # Only http(s) URLs become links; anything else is shown as text (hashwall.service.urls).
+    env.tests["web_url"] = is_web_url
     return env
 
 

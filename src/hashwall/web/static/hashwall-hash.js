@@ -291,13 +291,15 @@ export function flattenAlpha(rgba) {
 /**
  * Luma of the region (left, top, width, height) of an RGBA image, squashed to 512x512 by
  * nearest neighbour (source index floor(x * size / 512)) when either side exceeds 512, exactly
- * like reference_downsample() in src/hashwall/signals/pdq.py.
+ * like reference_downsample() in src/hashwall/signals/pdq.py. `{squash: false}` keeps the full
+ * size, as vPDQ hashes video frames.
  *
  * The weighted sum is formed in float64 and rounded to float32 once, because that is what the
  * pdqhash wheel behind the Python exact mode does (numpy arithmetic on uint8 * Python float).
  */
-export function regionLuma(rgba, imageWidth, left, top, width, height) {
-  const squash = width > REFERENCE_SIDE || height > REFERENCE_SIDE;
+export function regionLuma(rgba, imageWidth, left, top, width, height, options = {}) {
+  const allowSquash = options.squash ?? true;
+  const squash = allowSquash && (width > REFERENCE_SIDE || height > REFERENCE_SIDE);
   const outWidth = squash ? REFERENCE_SIDE : width;
   const outHeight = squash ? REFERENCE_SIDE : height;
   const cols = new Int32Array(outWidth);
@@ -500,8 +502,8 @@ export function pdqFromLuma(luma, width, height, { dihedral = true } = {}) {
 }
 
 /** PDQ of a region of an RGBA image, as hashwall's exact mode computes it. */
-export function pdqOfRegion(rgba, imageWidth, left, top, width, height, options) {
-  const region = regionLuma(rgba, imageWidth, left, top, width, height);
+export function pdqOfRegion(rgba, imageWidth, left, top, width, height, options = {}) {
+  const region = regionLuma(rgba, imageWidth, left, top, width, height, options);
   return pdqFromLuma(region.luma, region.width, region.height, options);
 }
 
@@ -625,15 +627,23 @@ export class HashError extends Error {
  * line of `hashwall hash` JSON:
  *   photo: {path, content_type: "photo", signals: {pdq: {hash, quality, dihedral, borderless?},
  *           md5, sha256}, size: [width, height]}
- *   video (and animated GIF/WebP): {path, content_type: "video", signals: {vpdq: [], md5, sha256}}
- * Videos get md5 and sha256 only: vPDQ needs frame-accurate decoding the browser does not give
- * reproducibly, so `vpdq` is empty.
- * Options: dihedral (default true), removeBorders (default true), path (default the file name).
+ *   video (and animated GIF/WebP): {path, content_type: "video", signals: {vpdq, md5, sha256}}
+ * Animations get their vPDQ frames here (ImageDecoder works in a worker). A video container
+ * needs a <video> element, which only the page has: its `vpdq` is null here, and
+ * hashFilesInWorker fills it on the page with videoFrameHashes().
+ * Options: dihedral (default true), removeBorders (default true), path (default the file name),
+ * secondsPerHash (default 1, as `hashwall hash`), limits (default VIDEO_LIMITS).
  */
-export async function hashFile(file, { dihedral = true, removeBorders = true, path } = {}) {
+export async function hashFile(file, options = {}) {
+  const { dihedral = true, removeBorders = true, path } = options;
+  const { secondsPerHash = SECONDS_PER_HASH, limits = VIDEO_LIMITS } = options;
   const name = path ?? file.webkitRelativePath ?? "";
   const recordPath = name || file.name || "";
   if (file.size === 0) throw new HashError(recordPath, "empty file (0 bytes)");
+  const head = new Uint8Array(await file.slice(0, 512).arrayBuffer());
+  if (kindFromHeader(head) === "video" && file.size > limits.maxBytes) {
+    throw new HashError(recordPath, `video larger than ${limits.maxBytes / 2 ** 20} MB`);
+  }
   const bytes = new Uint8Array(await file.arrayBuffer());
   let kind = kindFromHeader(bytes.subarray(0, 512));
   if (kind === null) {
@@ -642,7 +652,11 @@ export async function hashFile(file, { dihedral = true, removeBorders = true, pa
   if (kind === "photo" && isAnimated(bytes)) kind = "video";
   const [md5, sha256] = [md5Hex(bytes), await sha256Hex(bytes)];
   if (kind === "video") {
-    return { path: recordPath, content_type: "video", signals: { vpdq: [], md5, sha256 } };
+    let vpdq = null;
+    if (isAnimated(bytes)) {
+      vpdq = await animationFrameHashes(file, bytes, { secondsPerHash, removeBorders, limits });
+    }
+    return { path: recordPath, content_type: "video", signals: { vpdq, md5, sha256 } };
   }
   let image;
   try {
@@ -661,6 +675,168 @@ export async function hashFile(file, { dihedral = true, removeBorders = true, pa
 }
 
 // ---------------------------------------------------------------------------------------------
+// Video (vPDQ): one PDQ per sampled frame, as src/hashwall/signals/vpdq.py hashes them.
+
+/** Sampling interval of `hashwall hash` (--seconds-per-hash). */
+export const SECONDS_PER_HASH = 1;
+/** What a browser tab is asked to fingerprint: longer or larger videos get a clear message. */
+export const VIDEO_LIMITS = Object.freeze({ maxSeconds: 30 * 60, maxBytes: 1024 * 2 ** 20 });
+const DEFAULT_GIF_FRAME_MS = 100; // Pillow's duration for a frame that states none
+/**
+ * Video frames are drawn at most this many pixels on their longer side before hashing. PDQ
+ * keeps only 16x16 frequencies of a 64x64 downsample, so the browser's smooth downscale costs a
+ * few bits against the CLI's full-size frames (tests/web/test_browser_video.py checks 720p) and
+ * makes hashing a 720p frame about 3x faster (benchmarks/browser_video_bench.py).
+ */
+export const VIDEO_FRAME_SIDE = 512;
+
+/**
+ * The vPDQ record of one decoded frame (RGBA): PDQ at the frame's own size (no 512 squash, no
+ * dihedral variants) and, when uniform bars are found, the hash without them - the JSON shape
+ * of `hashwall hash` ({frame, quality, hash, timestamp, borderless?}).
+ */
+export function videoFrameRecord(rgba, width, height, frame, timestamp, removeBorders = true) {
+  const flat = { dihedral: false, squash: false };
+  const { hash, quality } = pdqOfRegion(rgba, width, 0, 0, width, height, flat);
+  const record = { frame, quality, hash, timestamp: Math.round(timestamp * 1000) / 1000 };
+  const crop = removeBorders ? findUniformBorders(rgba, width, height) : null;
+  if (crop !== null) {
+    const [left, top, right, bottom] = crop;
+    const inner = pdqOfRegion(rgba, width, left, top, width - left - right, height - top - bottom, flat);
+    record.borderless = { hash: inner.hash, quality: inner.quality };
+  }
+  return record;
+}
+
+function canvasOf(width, height) {
+  return typeof OffscreenCanvas === "function"
+    ? new OffscreenCanvas(width, height)
+    : Object.assign(document.createElement("canvas"), { width, height });
+}
+
+/** RGBA pixels of anything drawImage takes (a <video>, a VideoFrame), composited on white. */
+function pixelsOf(source, width, height) {
+  const context = canvasOf(width, height).getContext("2d", { willReadFrequently: true, alpha: false });
+  context.imageSmoothingQuality = "high";
+  context.fillStyle = "#ffffff";
+  context.fillRect(0, 0, width, height);
+  context.drawImage(source, 0, 0, width, height);
+  return context.getImageData(0, 0, width, height).data;
+}
+
+/** Sample times of a clip: 0, s, 2s, ... before its end (every-n-th-frame at the frame rate). */
+export function sampleTimes(duration, secondsPerHash = SECONDS_PER_HASH) {
+  const step = secondsPerHash > 0 ? secondsPerHash : 1 / 30;
+  const times = [];
+  for (let k = 0; k * step < duration; k++) times.push(k * step);
+  return times.length ? times : [0];
+}
+
+function tooLong(duration, limits) {
+  return `video longer than ${Math.round(limits.maxSeconds / 60)} minutes (${Math.round(duration / 60)} min): fingerprint it with hashwall hash on a computer`;
+}
+
+/**
+ * vPDQ frames of an animated GIF/WebP, decoded with WebCodecs' ImageDecoder (works in a Web
+ * Worker): a frame is taken when its start time reaches the next sample time, as
+ * media/video.py does with Pillow.
+ */
+export async function animationFrameHashes(file, bytes, { secondsPerHash = SECONDS_PER_HASH, removeBorders = true, limits = VIDEO_LIMITS } = {}) {
+  if (typeof ImageDecoder !== "function") {
+    throw new Error("this browser cannot decode animations (no ImageDecoder)");
+  }
+  const type = ascii(bytes, 0, 3) === "GIF" ? "image/gif" : "image/webp";
+  const decoder = new ImageDecoder({ data: bytes, type });
+  try {
+    await decoder.tracks.ready;
+    const count = decoder.tracks.selectedTrack.frameCount;
+    const frames = [];
+    let elapsedMs = 0;
+    let nextSampleMs = 0;
+    for (let index = 0; index < count; index++) {
+      const { image } = await decoder.decode({ frameIndex: index, completeFramesOnly: true });
+      try {
+        const durationMs = image.duration ? image.duration / 1000 : DEFAULT_GIF_FRAME_MS;
+        if (elapsedMs >= nextSampleMs) {
+          const width = image.displayWidth;
+          const height = image.displayHeight;
+          frames.push(videoFrameRecord(pixelsOf(image, width, height), width, height, index, elapsedMs / 1000, removeBorders));
+          nextSampleMs = elapsedMs + secondsPerHash * 1000;
+        }
+        elapsedMs += durationMs;
+      } finally {
+        image.close();
+      }
+      if (elapsedMs / 1000 > limits.maxSeconds) throw new Error(tooLong(elapsedMs / 1000, limits));
+    }
+    return frames;
+  } finally {
+    decoder.close();
+  }
+}
+
+function once(target, name, timeoutMs, what) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} timed out`)), timeoutMs);
+    const done = (event) => {
+      clearTimeout(timer);
+      target.removeEventListener("error", failed);
+      resolve(event);
+    };
+    const failed = () => {
+      clearTimeout(timer);
+      target.removeEventListener(name, done);
+      const code = target.error?.code;
+      reject(new Error(code === 4 ? "this browser cannot play this video format" : "corrupt or unreadable video"));
+    };
+    target.addEventListener(name, done, { once: true });
+    target.addEventListener("error", failed, { once: true });
+  });
+}
+
+/**
+ * vPDQ frames of a video file, decoded by the browser's own <video> element (so on the page,
+ * not in a worker): seek to every sample time, draw the frame, hash it. The file is read through
+ * a local blob: URL; no byte of it goes anywhere else. `onProgress({done, total})` after each
+ * frame. Frame hashes are not bit-identical to PyAV's decode (different decoders and seek
+ * points), but the same and re-encoded copies match (tests/web/test_browser_video.py).
+ */
+export async function videoFrameHashes(file, { secondsPerHash = SECONDS_PER_HASH, removeBorders = true, limits = VIDEO_LIMITS, onProgress } = {}) {
+  const video = document.createElement("video");
+  video.muted = true;
+  video.preload = "auto";
+  const url = URL.createObjectURL(file);
+  try {
+    const loaded = once(video, "loadeddata", 60_000, "reading the video");
+    video.src = url;
+    await loaded;
+    const { duration, videoWidth, videoHeight } = video;
+    if (!videoWidth || !videoHeight) throw new Error("has no video track");
+    const scale = Math.min(1, VIDEO_FRAME_SIDE / Math.max(videoWidth, videoHeight));
+    const width = Math.max(1, Math.round(videoWidth * scale));
+    const height = Math.max(1, Math.round(videoHeight * scale));
+    if (!Number.isFinite(duration)) throw new Error("video length unknown (a stream, not a file)");
+    if (duration > limits.maxSeconds) throw new Error(tooLong(duration, limits));
+    const times = sampleTimes(duration, secondsPerHash);
+    const frames = [];
+    for (const [index, time] of times.entries()) {
+      // Just past the sample time, so a frame starting exactly there is the one shown.
+      const target = Math.min(time + 0.001, Math.max(0, duration - 0.001));
+      const seeked = once(video, "seeked", 30_000, "seeking in the video");
+      video.currentTime = target;
+      await seeked;
+      frames.push(videoFrameRecord(pixelsOf(video, width, height), width, height, index, time, removeBorders));
+      onProgress?.({ done: index + 1, total: times.length });
+    }
+    return frames;
+  } finally {
+    video.removeAttribute("src");
+    video.load();
+    URL.revokeObjectURL(url);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Off the main thread.
 
 /**
@@ -669,17 +845,20 @@ export async function hashFile(file, { dihedral = true, removeBorders = true, pa
  * 48 MP photo is ~200 MB of RGBA). `onResult({index, file, record | error, ms})` is called as
  * each finishes; resolves to all results in input order.
  */
-export async function hashFilesInWorker(files, { onResult, options = {}, workerUrl } = {}) {
+export async function hashFilesInWorker(files, { onResult, onProgress, options = {}, workerUrl } = {}) {
   const url = workerUrl ?? new URL("./hashwall-hash-worker.js", import.meta.url);
   const worker = new Worker(url, { type: "module" });
   try {
     const results = [];
     for (const [index, file] of Array.from(files).entries()) {
-      const reply = await new Promise((resolve) => {
+      let reply = await new Promise((resolve) => {
         worker.onmessage = ({ data }) => resolve(data);
         worker.onerror = (event) => resolve({ error: event.message || "worker failed" });
         worker.postMessage({ file, options });
       });
+      if (reply.record?.content_type === "video" && reply.record.signals.vpdq === null) {
+        reply = await withVideoFrames(file, reply, options, (p) => onProgress?.({ index, file, ...p }));
+      }
       const result = { index, file, ...reply };
       results.push(result);
       onResult?.(result);
@@ -687,5 +866,18 @@ export async function hashFilesInWorker(files, { onResult, options = {}, workerU
     return results;
   } finally {
     worker.terminate();
+  }
+}
+
+/** The worker's record of a video, completed on the page with its vPDQ frames. */
+async function withVideoFrames(file, reply, options, onProgress) {
+  const started = performance.now();
+  try {
+    const vpdq = await videoFrameHashes(file, { ...options, onProgress });
+    const record = { ...reply.record, signals: { ...reply.record.signals, vpdq } };
+    return { record, ms: reply.ms + performance.now() - started };
+  } catch (error) {
+    const path = reply.record.path;
+    return { error: `${path}: ${error?.message ?? error}`, ms: reply.ms + performance.now() - started };
   }
 }

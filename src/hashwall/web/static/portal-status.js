@@ -24,7 +24,10 @@ function show(status) {
     "result-state",
     status.state === "withdrawn"
       ? "This case is withdrawn: its fingerprints no longer match anything."
-      : "This case is active: platforms are matching its fingerprints.",
+      : status.matching
+        ? "This case is active: platforms are matching its fingerprints."
+        : "This case is on hold: the service is not matching its fingerprints at the moment. " +
+          "Nothing was deleted; check again later.",
   );
   set("count-total", status.entries.total);
   set("count-active", status.entries.active);

@@ -108,6 +108,10 @@ async function addFiles(fileList) {
   progress.textContent = `Fingerprinting ${files.length} file(s) on this device…`;
   refresh();
   await hashFilesInWorker(files, {
+    onProgress: ({ file, done, total }) => {
+      // Videos are sampled once a second on this device; say how far it got.
+      progress.textContent = `Fingerprinting ${file.name}: frame ${done} of ${total}…`;
+    },
     onResult: ({ file, record, error }) => {
       hashing -= 1;
       if (record) {
