@@ -795,6 +795,21 @@ function once(target, name, timeoutMs, what) {
 }
 
 /**
+ * Resolves once the <video> has presented a new frame (so drawImage gets the seeked frame, not
+ * the one before it, which a busy machine could otherwise hand over), or after a short wait
+ * where the browser has no requestVideoFrameCallback or the frame did not change.
+ */
+function framePresented(video, waitMs = 1000) {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, waitMs);
+    video.requestVideoFrameCallback?.(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/**
  * vPDQ frames of a video file, decoded by the browser's own <video> element (so on the page,
  * not in a worker): seek to every sample time, draw the frame, hash it. The file is read through
  * a local blob: URL; no byte of it goes anywhere else. `onProgress({done, total})` after each
@@ -823,8 +838,10 @@ export async function videoFrameHashes(file, { secondsPerHash = SECONDS_PER_HASH
       // Just past the sample time, so a frame starting exactly there is the one shown.
       const target = Math.min(time + 0.001, Math.max(0, duration - 0.001));
       const seeked = once(video, "seeked", 30_000, "seeking in the video");
+      const presented = framePresented(video);
       video.currentTime = target;
       await seeked;
+      await presented;
       frames.push(videoFrameRecord(pixelsOf(video, width, height), width, height, index, time, removeBorders));
       onProgress?.({ done: index + 1, total: times.length });
     }
