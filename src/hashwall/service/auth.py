@@ -249,12 +249,9 @@ class KeyCache:
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="hashwall"'}
 
 
-async def principal_for(state: Any, key: str | None) -> Principal:
-    """The caller behind ``key`` (``state`` is the worker's ServiceState); 401 ApiError
-    when there is no key or it is unknown or revoked."""
-    if key is None:
-        raise ApiError(401, "an API key is required (X-API-Key header)", "X-API-Key", _CHALLENGE)
-    digest = hash_key(key, state.settings.secret_key)
+async def resolve_key(state: Any, key: str, digest: str) -> Principal | None:
+    """The key's principal through the worker's key cache (one database lookup per key and
+    expiry, legacy secrets included); None for an unknown or revoked key."""
     principal: Principal | None = await state.key_cache.resolve(
         digest,
         partial(
@@ -265,6 +262,15 @@ async def principal_for(state: Any, key: str | None) -> Principal:
             state.settings.legacy_secret_keys(),
         ),
     )
+    return principal
+
+
+async def principal_for(state: Any, key: str | None) -> Principal:
+    """The caller behind ``key`` (``state`` is the worker's ServiceState); 401 ApiError
+    when there is no key or it is unknown or revoked."""
+    if key is None:
+        raise ApiError(401, "an API key is required (X-API-Key header)", "X-API-Key", _CHALLENGE)
+    principal = await resolve_key(state, key, hash_key(key, state.settings.secret_key))
     if principal is None:
         raise ApiError(401, "the API key is not valid or was revoked", "X-API-Key", _CHALLENGE)
     return principal

@@ -27,14 +27,13 @@ import hmac
 import json
 import logging
 import time
-from functools import partial
 from typing import Any
 
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hashwall.service.auth import KEY_PREFIX, Permission, Principal, lookup_key
+from hashwall.service.auth import KEY_PREFIX, Permission, Principal, lookup_key, resolve_key
 from hashwall.service.errors import ApiError, error_body
 from hashwall.service.routes import match as match_route
 from hashwall.service.schemas import MatchHashesRequest
@@ -96,16 +95,7 @@ class FastMatchPath:
         state = scope["app"].state.hashwall
         key, digest, principal = _cached_principal(state, headers)
         if principal is None and digest:  # expired or not seen yet: one lookup per key
-            principal = await state.key_cache.resolve(
-                digest,
-                partial(
-                    lookup_key,
-                    state.db,
-                    state.settings.secret_key,
-                    key,
-                    state.settings.legacy_secret_keys(),
-                ),
-            )
+            principal = await resolve_key(state, key, digest)
         if principal is None or not principal.can(Permission.MATCH):
             return None
         self._keep_fresh(state, key, digest)

@@ -104,17 +104,7 @@ def digest_from_luma(luma: NDArray[np.generic], *, dihedral: bool = True) -> Pdq
         return PdqDigest("0" * 64, 0, ("0" * 64,) * 8 if dihedral else ())
     pixels = np.ascontiguousarray(luma, dtype=np.float32)
     left, right = downsample_matrix(height), downsample_matrix(width)
-    grid = (left @ pixels) @ right.T
-    dct_matrix = _dct_matrix()
-    dct = dct_matrix @ grid @ dct_matrix.T
-    quality = quality_of(grid)
-    if not dihedral:
-        return PdqDigest(_bits_to_hex(dct), quality)
-    variants = tuple(
-        _bits_to_hex((dct.T if transpose else dct) * (sign.T if transpose else sign))
-        for transpose, sign in _DIHEDRAL_RULES
-    )
-    return PdqDigest(variants[0], quality, variants)
+    return digest_from_grid((left @ pixels) @ right.T, dihedral=dihedral)
 
 
 def _centre_rows(length: int) -> NDArray[np.float64]:

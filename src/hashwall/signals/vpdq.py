@@ -35,6 +35,7 @@ from hashwall.media.video import LumaFrame, VideoFrame
 from hashwall.signals import pdq
 from hashwall.signals.base import InvalidSignalValue, SignalComparison, SignalType
 from hashwall.signals.hexcodec import hamming_matrix, hex_to_bytes_array
+from hashwall.signals.pdq import PdqDigest
 from hashwall.signals.pdq_linear import digest_from_luma_banded
 
 QUALITY_THRESHOLD = 50
@@ -110,23 +111,27 @@ def hash_frames(
     result = []
     for frame in frames:
         digest = pdq.hash_rgb(frame.rgb, dihedral=mirror, reference_resize=False)
-        borderless_hash = borderless_quality = None
         crop = find_uniform_borders(frame.rgb) if remove_borders else None
+        inner = None
         if crop is not None:
             inner = pdq.hash_rgb(crop.apply(frame.rgb), dihedral=False, reference_resize=False)
-            borderless_hash, borderless_quality = inner.hash, inner.quality
-        result.append(
-            VpdqFrame(
-                frame.index,
-                digest.quality,
-                digest.hash,
-                frame.timestamp,
-                borderless_hash,
-                borderless_quality,
-                digest.dihedral[_MIRROR] if mirror else None,
-            )
-        )
+        result.append(_frame(frame.index, frame.timestamp, digest, inner, mirror))
     return result
+
+
+def _frame(
+    index: int, timestamp: float, digest: PdqDigest, inner: PdqDigest | None, mirror: bool
+) -> VpdqFrame:
+    """One frame's record: its hash, the borderless one if bars were removed, the mirror."""
+    return VpdqFrame(
+        index,
+        digest.quality,
+        digest.hash,
+        timestamp,
+        inner.hash if inner is not None else None,
+        inner.quality if inner is not None else None,
+        digest.dihedral[_MIRROR] if mirror else None,
+    )
 
 
 def hash_luma_frames(
@@ -141,24 +146,13 @@ def hash_luma_frames(
     result = []
     for frame in frames:
         digest = digest_from_luma_banded(frame.luma, levels=frame.levels, dihedral=mirror)
-        borderless_hash = borderless_quality = None
         crop = find_uniform_borders(frame.luma) if remove_borders else None
+        inner = None
         if crop is not None:
             height, width = frame.luma.shape
             view = frame.luma[crop.top : height - crop.bottom, crop.left : width - crop.right]
             inner = digest_from_luma_banded(view, levels=frame.levels)
-            borderless_hash, borderless_quality = inner.hash, inner.quality
-        result.append(
-            VpdqFrame(
-                frame.index,
-                digest.quality,
-                digest.hash,
-                frame.timestamp,
-                borderless_hash,
-                borderless_quality,
-                digest.dihedral[_MIRROR] if mirror else None,
-            )
-        )
+        result.append(_frame(frame.index, frame.timestamp, digest, inner, mirror))
     return result
 
 
