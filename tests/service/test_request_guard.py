@@ -142,7 +142,11 @@ def test_deeply_nested_json_is_a_422_not_a_500(api: Api) -> None:
 
 def test_real_server_answers_a_chunked_body_without_key_before_reading_it(tmp_path: Path) -> None:
     # The same attack against `hashwall serve` (uvicorn, web app, production mode) on loopback.
-    with serve(tmp_path, "9f3c2a7e41b85d06c7e2f1a4b9d8e3c5a6f7b2d1e0c9a8b7f6e5d4c3b2a19080", HASHWALL_ENV="production") as url:
+    with serve(
+        tmp_path,
+        "9f3c2a7e41b85d06c7e2f1a4b9d8e3c5a6f7b2d1e0c9a8b7f6e5d4c3b2a19080",
+        HASHWALL_ENV="production",
+    ) as url:
         port = int(url.rsplit(":", 1)[1])
         headers = {"Content-Type": "application/json"}
         status, sent = stream_chunked(port, "/v1/banks", headers, limit_mib=300)
