@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -62,17 +63,25 @@ def serve(data_dir: Path, secret: str, **env: str) -> Iterator[str]:
 
     ``env``: extra ``HASHWALL_*`` settings. The server is stopped (killed if it hangs) on exit;
     its stderr is kept for the error message when it does not come up."""
+    settings = {
+        "HASHWALL_DATA_DIR": str(data_dir),
+        "HASHWALL_DATABASE_URL": database_url(data_dir),
+        "HASHWALL_SECRET_KEY": secret,
+        **env,
+    }
+    with running_server({**os.environ, **settings}, subprocess.DEVNULL) as url:
+        yield url
+
+
+@contextmanager
+def running_server(environment: dict[str, str], stdout: Any) -> Iterator[str]:
+    """Start ``hashwall serve`` with exactly ``environment``, wait for its health check, yield
+    its URL; stop it (killed if it hangs) on exit. ``stdout`` receives its access log."""
     port = free_port()
     process = subprocess.Popen(
         [*HASHWALL, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env={
-            **os.environ,
-            "HASHWALL_DATA_DIR": str(data_dir),
-            "HASHWALL_DATABASE_URL": database_url(data_dir),
-            "HASHWALL_SECRET_KEY": secret,
-            **env,
-        },
-        stdout=subprocess.DEVNULL,
+        env=environment,
+        stdout=stdout,
         stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import stat
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,8 +25,7 @@ from hashwall.cli.app import app as cli_app
 from hashwall.cli.serve_cmd import trusted_proxies
 from hashwall.service.access_log import PublicAddressFilter, is_public_path
 from hashwall.service.secret_key import SECRET_FILE
-from tests.server_support import HASHWALL, _wait_until_up
-from tests.service.test_end_to_end import free_port
+from tests.server_support import running_server
 
 FORWARDED = {"X-Forwarded-For": "203.0.113.7"}
 
@@ -39,26 +37,11 @@ def mode(path: Path) -> int:
 @contextmanager
 def served(data_dir: Path, log: Path, **env: str) -> Iterator[str]:
     """A real ``hashwall serve`` (no secret key given) whose access log goes to ``log``."""
-    port = free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith("HASHWALL_")}
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*HASHWALL, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env={**environment, "HASHWALL_DATA_DIR": str(data_dir), **env},
-            stdout=out,
-            stderr=subprocess.PIPE,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_until_up(process, url)
+        settings = {**environment, "HASHWALL_DATA_DIR": str(data_dir), **env}
+        with running_server(settings, out) as url:
             yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def access_lines(log: Path, path: str) -> list[str]:
