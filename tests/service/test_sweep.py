@@ -188,8 +188,8 @@ def test_sweep_interrupted_after_commit_finishes_at_next_start(
         raise Killed
 
     monkeypatch.setattr(imports_module, "run_job", crash)
-    with pytest.raises(Killed):
-        _import(api, bank["id"], [json.dumps(record(50, tmp_path))])
+    crashed = _import(api, bank["id"], [json.dumps(record(50, tmp_path))])
+    assert crashed.status_code == 500 and crashed.json()["error"]["code"] == "internal"
     monkeypatch.undo()
     assert catalog_records(api) == []  # the import is there, its sweep is pending
     db = create_database(settings.resolved_database_url())
@@ -246,8 +246,8 @@ def test_sweep_failed_in_a_running_worker_is_retried_without_restart(
         raise DatabaseHiccup
 
     monkeypatch.setattr(imports_module, "run_job", fail)
-    with pytest.raises(DatabaseHiccup):
-        _import(api, bank["id"], [json.dumps(record(51, tmp_path))])
+    failed = _import(api, bank["id"], [json.dumps(record(51, tmp_path))])
+    assert failed.status_code == 500 and failed.json()["error"]["code"] == "internal"
     monkeypatch.undo()
     wait_for(lambda: len(catalog_records(api)) == 1, 5)
     assert _count_records(api) == 1

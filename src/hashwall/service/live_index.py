@@ -506,6 +506,15 @@ class LiveIndex:
 
     # ------------------------------------------------------------------ converging
 
+    def forget(self, entry_ids: Sequence[int]) -> None:
+        """Stop matching these entries now, without reading the database.
+
+        For a withdrawal or deletion that is committed when the database cannot be read back
+        (restarting, busy): the entry must not match a moment longer than its commit. The
+        change tailer re-reads it from the log later either way (idempotent)."""
+        with self.lock:
+            self._remove(entry_ids)
+
     def sync_entries(self, db: Database, entry_ids: Iterable[int]) -> None:
         """Make the index agree with the database about these entries (idempotent)."""
         self.sync(db, entry_ids=entry_ids)
@@ -528,7 +537,7 @@ class LiveIndex:
         have held a signal row id that a new entry now holds (SQLite reused the largest
         rowid before migration 0011), and the Hamming index refuses an id it already has.
         """
-        with self.lock, db.session() as session:
+        with self.lock, db.session(readonly=True) as session:
             ids = set(entry_ids)
             for job_id in import_jobs:
                 ids.update(session.scalars(self.source.of_import(job_id)))
@@ -553,7 +562,7 @@ class LiveIndex:
         many distinct owners were converged."""
         source = self.source
         owner = source.owner_model
-        with self.lock, db.session() as session:
+        with self.lock, db.session(readonly=True) as session:
             chosen = owners.subquery()
             ids = select(chosen.c[0])
             named = list(session.scalars(ids.distinct()))
@@ -571,7 +580,7 @@ class LiveIndex:
         return len(named)
 
     def sync_bank(self, db: Database, bank_id: int) -> None:
-        with self.lock, db.session() as session:
+        with self.lock, db.session(readonly=True) as session:
             bank = session.get(Bank, bank_id)
             if bank is None:
                 self.banks.pop(bank_id, None)

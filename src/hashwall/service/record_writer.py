@@ -650,7 +650,7 @@ class RecordWriter:
         self.requests += len(batch)
         try:
             for entry_id in written.quarantined:  # stops matching here before callers hear
-                self.state.publish(ChangeKind.ENTRY, entry_id)
+                self.state.publish(ChangeKind.ENTRY, entry_id, removed=True)
             if written.webhooks:  # waking the sender costs it a query: only when useful
                 self.state.actions_enqueued()
         except Exception:  # committed: the change-log tailer applies it within a poll

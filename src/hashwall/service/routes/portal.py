@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -25,6 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from hashwall.hashing.record import HashRecord, RecordFormatError, record_from_json
 from hashwall.nesting import TooDeep, loads_json
@@ -370,6 +372,36 @@ def _eligible(body: CaseCreate) -> None:
         raise ApiError(422, "consent is needed to add the hashes to the bank", "body.consent")
 
 
+def _store_case(
+    bank_id: int,
+    number: str,
+    pin_hash: str,
+    records: list[HashRecord],
+    include_names: bool,
+    session: Session,
+) -> tuple[int, list[int]]:
+    """Write a new case and its entries in ``session``; returns (case id, entry ids)."""
+    entries = [
+        new_entry(
+            bank_id,
+            record,
+            label=printable(record.path, 500) if include_names else "",
+            source="portal",
+            case_ref=number,
+        )
+        for record in records
+    ]
+    case = PortalCase(number=number, pin_hash=pin_hash, bank_id=bank_id)
+    session.add(case)
+    session.add_all(entries)
+    session.flush()
+    if holds_new_entries(session, bank_id):
+        hold_for_review(session, entries)
+    session.add_all(PortalCaseEntry(case_id=case.id, entry_id=e.id) for e in entries)
+    session.add_all(Change(kind=ChangeKind.ENTRY, target_id=e.id) for e in entries)
+    return case.id, [e.id for e in entries]
+
+
 def _create_case(state: ServiceState, body: CaseCreate) -> dict[str, Any]:
     records = _records(state, body)
     bank_id = _portal_bank(state)
@@ -377,34 +409,16 @@ def _create_case(state: ServiceState, body: CaseCreate) -> dict[str, Any]:
     pin_hash = hash_pin(pin.replace("-", ""), state.settings.portal_scrypt_n)
     for attempt in range(5):
         number = new_case_number()
-        entries = [
-            new_entry(
-                bank_id,
-                record,
-                label=printable(record.path, 500) if body.include_names else "",
-                source="portal",
-                case_ref=number,
-            )
-            for record in records
-        ]
         try:
-            with state.db.session() as session:
-                case = PortalCase(number=number, pin_hash=pin_hash, bank_id=bank_id)
-                session.add(case)
-                session.add_all(entries)
-                session.flush()
-                if holds_new_entries(session, bank_id):
-                    hold_for_review(session, entries)
-                session.add_all(PortalCaseEntry(case_id=case.id, entry_id=e.id) for e in entries)
-                session.add_all(Change(kind=ChangeKind.ENTRY, target_id=e.id) for e in entries)
-                case_id = case.id
+            store = partial(_store_case, bank_id, number, pin_hash, records, body.include_names)
+            case_id, entry_ids = state.db.write(store)  # waits its turn, never refused as busy
             break
         except IntegrityError:  # the random case number was taken (or the bank vanished)
             if attempt == 4:
                 raise
-    entry_ids = [e.id for e in entries]
     # Matchable in this worker before the person hears back; others follow the change log.
-    state.index.sync_entries(state.db, entry_ids)
+    # Never fails the answer: the case is committed and its number and PIN are shown once.
+    state.publish_entries(entry_ids)
     log.info("portal case %d created with %d entries", case_id, len(entry_ids))
     return {"case_number": number, "pin": pin, "entries": len(entry_ids)}
 
@@ -487,29 +501,34 @@ def _iso(moment: datetime) -> str:
 
 
 def _withdraw(state: ServiceState, case_id: int) -> dict[str, Any]:
-    with state.db.session() as session:
-        case = session.get(PortalCase, case_id)
-        assert case is not None
-        entries = session.scalars(
-            select(Entry).where(
-                Entry.id.in_(
-                    select(PortalCaseEntry.entry_id).where(PortalCaseEntry.case_id == case_id)
-                ),
-                # active or held (quarantined): everything that is not already gone
-                Entry.state.notin_([EntryState.WITHDRAWN, EntryState.DELETED]),
-            )
-        ).all()
-        for entry in entries:
-            entry.state = EntryState.WITHDRAWN
-            session.add(Change(kind=ChangeKind.ENTRY, target_id=entry.id))
-        if case.state is not CaseState.WITHDRAWN:
-            case.state = CaseState.WITHDRAWN
-            case.withdrawn_at = datetime.now(UTC)
-        entry_ids = [entry.id for entry in entries]
+    entry_ids = state.db.write(lambda session: _withdraw_rows(session, case_id))
     # Stop matching in this worker before the response; others follow the change log.
-    state.index.sync_entries(state.db, entry_ids)
+    state.publish_entries(entry_ids, removed=True)
     log.info("portal case %d withdrawn (%d entries)", case_id, len(entry_ids))
     return _status(state, case_id)
+
+
+def _withdraw_rows(session: Session, case_id: int) -> list[int]:
+    """Withdraw the case and every entry of it that is not gone yet (one transaction,
+    retried as a whole when the database is busy: a withdrawal is never refused)."""
+    case = session.get(PortalCase, case_id)
+    assert case is not None
+    entries = session.scalars(
+        select(Entry).where(
+            Entry.id.in_(
+                select(PortalCaseEntry.entry_id).where(PortalCaseEntry.case_id == case_id)
+            ),
+            # active or held (quarantined): everything that is not already gone
+            Entry.state.notin_([EntryState.WITHDRAWN, EntryState.DELETED]),
+        )
+    ).all()
+    for entry in entries:
+        entry.state = EntryState.WITHDRAWN
+        session.add(Change(kind=ChangeKind.ENTRY, target_id=entry.id))
+    if case.state is not CaseState.WITHDRAWN:
+        case.state = CaseState.WITHDRAWN
+        case.withdrawn_at = datetime.now(UTC)
+    return [entry.id for entry in entries]
 
 
 @router.post(
