@@ -279,7 +279,7 @@ def list_items(
     after_id: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> CatalogItemList:
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         query = (
             select(CatalogItem)
             .options(selectinload(CatalogItem.signals))
@@ -301,7 +301,7 @@ def _load_item(session: Session, item_id: int) -> CatalogItem:
 def get_item(
     item_id: Id, state: State, _: Annotated[Principal, require(Permission.CATALOG_READ)]
 ) -> CatalogItemOut:
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         return item_out(_load_item(session, item_id))
 
 
@@ -327,7 +327,7 @@ def item_matches(
     item_id: Id, state: State, _: Annotated[Principal, require(Permission.CATALOG_READ)]
 ) -> MatchRecordList:
     """The bank entries this hosted item is a known copy of."""
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         _load_item(session, item_id)
         rows = session.scalars(
             select(MatchRecord)

@@ -183,7 +183,7 @@ def list_entries(
     after_id: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EntryList:
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         load_or_404(session, Bank, bank_id, "bank")
         query = (
             select(Entry)
@@ -204,7 +204,7 @@ def list_entries(
 def get_entry(
     entry_id: Id, state: State, _: Annotated[Principal, require(Permission.ENTRIES_READ)]
 ) -> EntryOut:
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         return entry_out(load_or_404(session, Entry, entry_id, "entry"))
 
 

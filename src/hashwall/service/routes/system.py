@@ -52,7 +52,7 @@ def list_match_records(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> MatchRecordList:
     """Stored match records, oldest first (page with ``after_id``)."""
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         query = select(MatchRecord).where(MatchRecord.id > after_id)
         if bank_id is not None:
             query = query.where(MatchRecord.bank_id == bank_id)
@@ -84,7 +84,7 @@ def create_key(
 def list_keys(
     state: State, _: Annotated[Principal, require(Permission.KEYS_ADMIN)]
 ) -> list[KeyOut]:
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         rows = session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
         return [KeyOut.model_validate(r, from_attributes=True) for r in rows]
 
