@@ -8,6 +8,8 @@ workers apply it from the change log within their poll interval.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
@@ -83,18 +85,23 @@ def entry_out(entry: Entry) -> EntryOut:
     )
 
 
-def _store_entry(state: ServiceState, bank_id: int, entry: Entry) -> EntryCreated:
-    with state.db.session() as session:
+def _store_entry(
+    state: ServiceState, bank_id: int, make_entry: Callable[[], Entry]
+) -> EntryCreated:
+    def store(session: Session) -> tuple[EntryOut, int]:
         load_or_404(session, Bank, bank_id, "bank")
+        entry = make_entry()  # a fresh object per attempt: a retried one starts clean
         session.add(entry)
         session.flush()
         session.add(Change(kind=ChangeKind.ENTRY, target_id=entry.id))
         sweep = new_job(session, SweepKind.ENTRY, entry.id, None)
         session.flush()
-        out = entry_out(entry)
+        return entry_out(entry), sweep.id
+
+    out, sweep_id = state.db.write(store)  # waits its turn when others write
     state.publish(ChangeKind.ENTRY, out.id)
     # Known copies in the catalog are linked before we answer, unless that fails now.
-    result = sweep_committed(state, sweep.id)
+    result = sweep_committed(state, sweep_id)
     return EntryCreated(**out.model_dump(), sweep=sweep_status(result))
 
 
@@ -111,7 +118,8 @@ def add_entry(
     else:
         record = record_from_object(body.record, "body.record")
     label = body.label or (printable(record.path, 500) if body.record is not None else "")
-    entry = new_entry(
+    make_entry = partial(
+        new_entry,
         bank_id,
         record,
         label=label,
@@ -119,7 +127,7 @@ def add_entry(
         case_ref=body.case_ref,
         metadata=body.metadata,
     )
-    return _store_entry(state, bank_id, entry)
+    return _store_entry(state, bank_id, make_entry)
 
 
 def _metadata_form(value: str) -> dict[str, Any]:
@@ -161,7 +169,8 @@ def add_entry_by_upload(
     with state.db.session() as session:
         load_or_404(session, Bank, bank_id, "bank")
     record = hash_upload(file, state.settings.max_upload_bytes, "file")
-    entry = new_entry(
+    make_entry = partial(
+        new_entry,
         bank_id,
         record,
         label=label or record.path,  # the uploaded file's (cleaned) name
@@ -169,7 +178,7 @@ def add_entry_by_upload(
         case_ref=case_ref,
         metadata=meta,
     )
-    return _store_entry(state, bank_id, entry)
+    return _store_entry(state, bank_id, make_entry)
 
 
 @router.get("/v1/banks/{bank_id}/entries", response_model=EntryList)
