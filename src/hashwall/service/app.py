@@ -43,7 +43,7 @@ from hashwall.service.state import ServiceState
 
 _DESCRIPTION = """Match photos and videos against banks of known non-consensual intimate imagery.
 
-Every endpoint except `/v1/health` needs an API key (`X-API-Key: hw_...` or
+Every endpoint except `/v1/health` and `/v1/ready` needs an API key (`X-API-Key: hw_...` or
 `Authorization: Bearer hw_...`); create one with `hashwall keys create --role ROLE`.
 Errors are JSON: `{"error": {"field": ..., "message": ..., "code": ...}}` (a list for validation
 errors); `code` is stable (e.g. `not_found`, `database_unavailable`, `disk_full`).

@@ -16,6 +16,7 @@ from hashwall.service.index_snapshot import SnapshotWriter, open_index
 from hashwall.service.likeness.runtime import LikenessRuntime
 from hashwall.service.live_index import LiveIndex
 from hashwall.service.public_uploads import UploadGate
+from hashwall.service.readiness import Readiness
 from hashwall.service.record_writer import RecordWriter
 from hashwall.service.settings import Settings
 from hashwall.store import ChangeKind, Database, create_database, upgrade
@@ -41,10 +42,13 @@ class ServiceState:
     records: RecordWriter = field(init=False)  # match records, group-committed (started by the app)
     #: Public uploads being decoded in this worker (public_uploads.py, docs/security.md).
     public_uploads: UploadGate = field(init=False)
+    #: Whether the database answers, for ``/v1/ready`` (bounded cost: readiness.py).
+    readiness: Readiness = field(init=False)
 
     def __post_init__(self) -> None:
         self.records = RecordWriter(self)
         self.public_uploads = UploadGate.from_settings(self.settings)
+        self.readiness = Readiness(self.db)
 
     @classmethod
     def open(cls, settings: Settings) -> ServiceState:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -60,6 +60,34 @@ def normalize_database_url(url: str) -> str:
     elif backend != "sqlite":
         raise DatabaseUrlError(f"unsupported database {backend!r}: use sqlite or postgresql")
     return parsed.render_as_string(hide_password=False)
+
+
+#: Seconds to wait for a PostgreSQL connection (libpq waits forever by default): a request
+#: during an outage gets a 503 it can retry rather than hanging.
+PG_CONNECT_TIMEOUT_SECONDS = 5
+
+
+def _postgres_connect_args(parsed: URL) -> tuple[str, dict[str, Any]]:
+    """The URL for SQLAlchemy and psycopg's connection arguments.
+
+    ``?prepare_threshold=none`` turns off psycopg's server-side prepared statements, which a
+    PgBouncer in transaction mode older than 1.21 cannot carry across transactions
+    (docs/deployment.md); a number sets after how many runs a statement is prepared.
+    """
+    args: dict[str, Any] = {}
+    threshold = parsed.query.get("prepare_threshold")
+    if threshold is not None:
+        parsed = parsed.difference_update_query(["prepare_threshold"])
+        word = str(threshold).strip().lower()
+        if word in ("none", "off", "false", ""):
+            args["prepare_threshold"] = None
+        elif word.isdigit():
+            args["prepare_threshold"] = int(word)
+        else:
+            raise DatabaseUrlError("prepare_threshold must be a number or 'none'")
+    if "connect_timeout" not in parsed.query:
+        args["connect_timeout"] = PG_CONNECT_TIMEOUT_SECONDS
+    return parsed.render_as_string(hide_password=False), args
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -190,10 +218,12 @@ def create_database(url: str, *, echo: bool = False) -> Database:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     else:
+        url, connect_args = _postgres_connect_args(parsed)
         engine = create_engine(
             url,
             echo=echo,
             hide_parameters=True,
+            connect_args=connect_args,
             pool_pre_ping=True,
             pool_size=10,
             max_overflow=20,

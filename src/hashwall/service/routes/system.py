@@ -29,8 +29,23 @@ State = Annotated[ServiceState, Depends(get_state)]
 
 @router.get("/health", tags=["system"])
 def health() -> dict[str, str]:
-    """Liveness; the only endpoint that needs no API key (and reveals nothing)."""
+    """Liveness: the process answers. Needs no API key (and reveals nothing)."""
     return {"status": "ok", "version": __version__}
+
+
+@router.get("/ready", tags=["system"], responses={503: {"description": "not ready"}})
+def ready(state: State) -> dict[str, str]:
+    """Readiness for a load balancer: this worker's index is loaded and its database
+    answers (checked at most once a second per worker). Needs no API key."""
+    if not state.readiness.ready():
+        raise ApiError(
+            503,
+            "this host cannot reach its database; send requests to another host",
+            None,
+            {"Retry-After": "2"},
+            code="database_unavailable",
+        )
+    return {"status": "ready"}
 
 
 @router.post("/hash", tags=["hashing"])
