@@ -3,7 +3,8 @@
 Started by the app after the index is loaded: the webhook sender, the sweep thread (it
 finishes sweep jobs left pending by a crash or restart without holding up start-up, then
 retries, every ``sweep_retry_seconds``, jobs whose in-request sweep failed, e.g. on a database
-error), and the takedown thread (pending case sweeps, escalations, takedown calls;
+error), the match-record pruner (retention.py, every ``match_record_prune_seconds``), and the
+takedown thread (pending case sweeps, escalations, takedown calls;
 docs/takedown.md).
 """
 
@@ -15,6 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from hashwall.service.actions.webhooks import WebhookWorker
+from hashwall.service.retention import prune_match_records
 from hashwall.service.sweep import run_pending
 from hashwall.service.takedown.worker import TakedownWorker
 
@@ -33,6 +35,9 @@ class Background:
         self.resume = threading.Thread(
             target=self._resume_sweeps, name="hashwall-sweep-resume", daemon=True
         )
+        self.pruner = threading.Thread(
+            target=self._prune_records, name="hashwall-record-pruner", daemon=True
+        )
 
     def _resume_sweeps(self) -> None:
         # At start every pending job is stale (its request died with the old process); later,
@@ -47,15 +52,31 @@ class Background:
             older_than = timedelta(seconds=period)
             self._stop.wait(period)
 
+    def _prune_records(self) -> None:
+        # Every worker prunes (one would do; concurrent prunes never count a record twice).
+        retention = self.state.settings.match_record_retention
+        if retention is None:
+            return
+        period = self.state.settings.match_record_prune_seconds
+        delay = min(period, 60.0)  # not in the rush of a start
+        while not self._stop.wait(delay):
+            try:
+                prune_match_records(self.state.db, retention)
+            except Exception:
+                log.exception("pruning match records failed; retrying in %.0f s", period)
+            delay = period
+
     def start(self) -> None:
         self.state.webhooks = self.webhooks
         self.webhooks.start()
         self.resume.start()
+        self.pruner.start()
         self.takedown.start()
 
     def stop(self) -> None:
         self._stop.set()
         self.resume.join(timeout=30)
+        self.pruner.join(timeout=30)
         self.takedown.stop()
         self.webhooks.stop()
         self.state.webhooks = None

@@ -59,6 +59,7 @@ from hashwall.store.portal_models import (
     PortalCaseEntry,
     PortalRemoval,
 )
+from hashwall.store.retention_models import NO_KEY, MatchRollup
 
 log = logging.getLogger("hashwall.service.portal")
 M = TypeVar("M", bound=BaseModel)
@@ -452,10 +453,21 @@ def _status(state: ServiceState, case_id: int) -> dict[str, Any]:
             .where(MatchRecord.entry_id.in_(entry_ids))
             .group_by(MatchRecord.api_key_id, Bank.name)
         ).all()
+        pruned = session.execute(  # records past their retention, counted (retention.py)
+            select(
+                MatchRollup.api_key_id,
+                Bank.name,
+                MatchRollup.first_record_id,
+                MatchRollup.matches,
+                MatchRollup.removals,
+            )
+            .join(Bank, Bank.id == MatchRollup.bank_id)
+            .where(MatchRollup.entry_id.in_(entry_ids))
+        ).all()
         bank_enabled = session.scalar(select(Bank.enabled).where(Bank.id == case.bank_id))
         number, case_state = case.number, case.state
         created, withdrawn = case.created_at, case.withdrawn_at
-    platforms = _platforms(rows)
+    platforms = _platforms(_with_pruned(rows, pruned))
     return {
         "case_number": number,
         "state": case_state.value,
@@ -474,7 +486,29 @@ def _status(state: ServiceState, case_id: int) -> dict[str, Any]:
     }
 
 
-def _platforms(rows: Sequence[Row[int | None, str, int, int, int]]) -> list[dict[str, Any]]:
+PlatformRow = tuple[int | None, str, int, int, int]
+
+
+def _with_pruned(
+    live: Sequence[Row[int | None, str, int, int, int]],
+    pruned: Sequence[Row[int, str, int, int, int]],
+) -> list[PlatformRow]:
+    """Per (API key, bank): the earliest record id and the sums, over live and pruned records
+    (a record made without a key is counted under NO_KEY in both)."""
+    merged: dict[tuple[int, str], list[int]] = {}
+    for key_id, bank, first, matches, removals in [*live, *pruned]:
+        key = (NO_KEY if key_id is None else key_id, bank)
+        if key in merged:
+            total = merged[key]
+            total[0] = min(total[0], first)
+            total[1] += int(matches)
+            total[2] += int(removals)
+        else:
+            merged[key] = [first, int(matches), int(removals)]
+    return [(key_id, bank, t[0], t[1], t[2]) for (key_id, bank), t in merged.items()]
+
+
+def _platforms(rows: Sequence[PlatformRow]) -> list[dict[str, Any]]:
     """Matches and removals per platform, named neutrally ("platform 1", "platform 2", in the
     order they first matched): the API keys' names are the operator's internal labels (and
     could name a partner), which a person holding a case number and PIN has no need of."""
