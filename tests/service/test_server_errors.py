@@ -214,3 +214,48 @@ def test_server_errors_module_names_every_answer() -> None:
     codes = {e.code for e in (server_errors.UNAVAILABLE, server_errors.BUSY)}
     assert codes == {"database_unavailable", "database_busy"}
     assert server_errors.DISK_FULL.status == 507 and server_errors.INTERNAL.status == 500
+
+
+def test_a_key_lookup_during_an_outage_is_a_503_not_a_parse_error(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guard looks the key up while the body is read; FastAPI turned any error there
+    into 400 "error parsing the body"."""
+    from hashwall.service import request_guard
+
+    async def unreachable(*_args: Any) -> Any:
+        raise _wrapped(_PgError("57P01"))
+
+    bank = api.create_bank()
+    monkeypatch.setattr(request_guard, "principal_for", unreachable)
+    body = {"hashes": [{"signal_type": "pdq", "signal_value": PDQ_A}]}
+    response = api.call("POST", f"/v1/banks/{bank['id']}/entries", "curator", json=body)
+    assert response.status_code == 503, response.text
+    assert response.json()["error"]["code"] == "database_unavailable"
+    assert response.headers["retry-after"] == "2"
+
+
+def test_match_records_that_cannot_be_stored_say_why(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A match whose records hit a full disk is refused as 507, not an anonymous 500."""
+    from hashwall.service import record_writer
+
+    bank = api.create_bank()
+    added = api.call(
+        "POST",
+        f"/v1/banks/{bank['id']}/entries",
+        "curator",
+        json={"hashes": [{"signal_type": "pdq", "signal_value": PDQ_A}]},
+    )
+    assert added.status_code == 201
+
+    def full(*_args: Any, **_kwargs: Any) -> Any:
+        raise _wrapped(sqlite3.OperationalError("database or disk is full"))
+
+    monkeypatch.setattr(record_writer._PlainWriter, "transaction", full)  # the loop's path
+    monkeypatch.setattr(record_writer, "write_records", full)  # the writer thread's
+    query = {"queries": [{"signal_type": "pdq", "signal_value": PDQ_A}]}
+    response = api.call("POST", "/v1/match/hashes", "matcher", json=query)
+    assert response.status_code == 507, response.text
+    assert response.json()["error"]["code"] == "disk_full"

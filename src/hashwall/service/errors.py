@@ -75,18 +75,20 @@ class GuardRefusal(StarletteHTTPException):
         field: str | None,
         headers: dict[str, str] | None = None,
         respond: Any = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(status, message, headers)
         self.message = message
         self.field = field
         self.respond = respond
+        self.code = code or status_code_name(status)
 
     def response(self) -> Response:
         headers = dict(self.headers or {})
         if self.respond is not None:
             page: Response = self.respond(self.status_code, self.message, headers)
             return page
-        body = error_body(self.field, self.message, status_code_name(self.status_code))
+        body = error_body(self.field, self.message, self.code)
         return JSONResponse(body, self.status_code, headers=headers)
 
 
