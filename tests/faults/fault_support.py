@@ -314,8 +314,12 @@ class Load:
                 self.ledger.dropped += 1
             return
         if response.status_code == 200:
+            answer = response.json()
             with self.ledger.lock:
-                self.ledger.answered_matches.append(response.json()["request_id"])
+                if answer["results"][0]["matched"]:
+                    self.ledger.answered_matches.append(answer["request_id"])
+                else:  # a seed is never withdrawn: it must always match
+                    self.ledger.error_problems.append(f"seed {value} did not match: {answer}")
         else:
             self.ledger.record_error(response)
 
