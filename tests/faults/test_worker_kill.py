@@ -60,6 +60,6 @@ def test_a_killed_worker_loses_no_answered_write(tmp_path: Path) -> None:
         finally:
             ledger = load.finish()
         assert server.process.poll() is None, server.log_tail()
-        problems = final_problems(server, key, bank_id, ledger)
+        problems = final_problems(server, key, bank_id, ledger, drops_allowed=True)
         assert not problems, "\n".join([summary(ledger), *problems[:30], server.log_tail()])
         assert ledger.count("ok") >= WRITES_EACH_SIDE, summary(ledger)
