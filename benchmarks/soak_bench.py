@@ -33,7 +33,7 @@ import httpx
 
 SECRET = "soak-bench-secret-0123456789abcdef"
 IMPORT_CHUNK = 20_000
-MIX = (("match", 0.90), ("add", 0.05), ("withdraw", 0.05))
+MIX: dict[str, float] = {"match": 0.90, "add": 0.05, "withdraw": 0.05}
 
 
 def free_port() -> int:
@@ -238,7 +238,7 @@ def client_loop(
     url: str, key: str, bank: list[str], bank_id: int, tally: Tally, stop: float, seed: int
 ) -> None:
     rng = random.Random(seed)
-    ops, weights = zip(*MIX, strict=True)
+    ops, weights = list(MIX), list(MIX.values())
     with httpx.Client(base_url=url, headers={"X-API-Key": key}, timeout=60) as client:
         while time.monotonic() < stop:
             one_request(client, rng.choices(ops, weights)[0], rng, bank, bank_id, tally)
@@ -372,7 +372,7 @@ def main() -> None:
             wait_until_loaded(url, key, bank[-1])
             print(
                 f"load: {args.seconds:.0f} s, {args.clients} clients, {args.workers} workers, "
-                f"mix {', '.join(f'{op} {share:.0%}' for op, share in MIX)}"
+                f"mix {', '.join(f'{op} {share:.0%}' for op, share in MIX.items())}"
             )
             tally, samples, seconds = run_load(server, url, key, bank, bank_id, args)
         finally:
