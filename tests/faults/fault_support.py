@@ -34,8 +34,11 @@ from tests.service.test_end_to_end import free_port
 SECRET = "fault-test-secret-0123456789abcdef"
 #: Statuses a database fault may legitimately produce, by the error code that must go with them.
 FAULT_CODES = {503: "database_unavailable", 507: "disk_full", 500: "internal"}
-#: Words in an error message by which the service says the write may have been stored anyway.
-MAYBE_STORED = ("may have been stored", "may have been saved", "may have been committed")
+#: How an error may say that its write may have been stored all the same (a commit whose
+#: connection broke before the database confirmed it): these words in the message, one of these
+#: codes, or ``"may_be_stored": true`` in the error object.
+MAYBE_STORED = ("may have been",)
+MAYBE_STORED_CODES = ("outcome_unknown", "commit_unknown", "may_be_stored")
 REQUEST_TIMEOUT = 30.0
 
 
@@ -191,7 +194,19 @@ def error_problems(response: httpx.Response) -> list[str]:
 
 
 def says_maybe_stored(response: httpx.Response) -> bool:
-    return any(words in response.text.lower() for words in MAYBE_STORED)
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return False
+    message = str(error.get("message", "")).lower()
+    return (
+        any(words in message for words in MAYBE_STORED)
+        or error.get("code") in MAYBE_STORED_CODES
+        or error.get("may_be_stored") is True
+    )
 
 
 # ---------------------------------------------------------------------- the ledger
