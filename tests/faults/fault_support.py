@@ -220,6 +220,7 @@ class Outcome:
     kind: str
     status: int | None = None
     body: dict[str, Any] = field(default_factory=dict)
+    detail: str = ""  # the start of an error answer, or the transport error
 
 
 @dataclass
@@ -240,10 +241,6 @@ class Ledger:
             self.errors.append(response)
             self.error_problems += error_problems(response)
 
-    def ok_entries(self) -> list[int]:
-        with self.lock:
-            return [o.body["id"] for o in self.adds.values() if o.kind == "ok"]
-
     def count(self, kind: str) -> int:
         with self.lock:
             return sum(1 for o in self.adds.values() if o.kind == kind) + sum(
@@ -262,15 +259,15 @@ def classify(ledger: Ledger, call: Callable[[], httpx.Response]) -> Outcome:
     """Send one write and write down what the client can know of its fate."""
     try:
         response = call()
-    except httpx.TransportError:
+    except httpx.TransportError as error:
         with ledger.lock:
             ledger.dropped += 1
-        return Outcome("unknown")
+        return Outcome("unknown", detail=repr(error))
     if response.is_success:
         return Outcome("ok", response.status_code, response.json())
     ledger.record_error(response)
     kind = "unknown" if says_maybe_stored(response) else "refused"
-    return Outcome(kind, response.status_code)
+    return Outcome(kind, response.status_code, detail=response.text[:200])
 
 
 @dataclass

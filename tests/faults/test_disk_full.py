@@ -111,14 +111,11 @@ def test_a_full_disk_answers_507_and_writes_resume_when_space_is_freed(
 
 
 def first_refusal(load: Load, client: httpx.Client) -> str:
-    """Add until the full disk refuses one; what the refusal was (status and code)."""
+    """Add until the full disk refuses one; what the refusal was (status and answer)."""
     for _ in range(MAX_ATTEMPTS):
         outcome = load.add_one(client)
         if outcome.kind != "ok":
-            response = load.ledger.errors[-1] if load.ledger.errors else None
-            return f"{outcome.kind} {response.status_code if response else ''} " + (
-                response.text[:200] if response else "(connection dropped)"
-            )
+            return f"{outcome.kind} {outcome.status} {outcome.detail}"
     raise AssertionError(f"{MAX_ATTEMPTS} adds of {METADATA_BYTES} bytes all fit a full disk")
 
 
