@@ -314,6 +314,20 @@ def rss_table(samples: list[Sample]) -> str:
     return "\n".join(lines)
 
 
+def growth(samples: list[Sample]) -> str:
+    """RSS growth of each process from the end of the warm-up (the first sample at a quarter of
+    the run, at most 60 s in) to the end: the figure a leak shows in."""
+    end = samples[-1]
+    warm_at = min(60.0, end.seconds / 4)
+    warm = next((s for s in samples if s.seconds >= warm_at), samples[0])
+    parts = []
+    for name, last in end.rss.items():
+        first = warm.rss.get(name)
+        if first and last:
+            parts.append(f"{name} {last - first:+.1f} MiB")
+    return f"RSS growth from t={warm.seconds:.0f} s to t={end.seconds:.0f} s: " + ", ".join(parts)
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
@@ -322,6 +336,7 @@ def percentile(values: list[float], fraction: float) -> float:
 def report(tally: Tally, samples: list[Sample], seconds: float) -> None:
     print("\nRSS over time\n")
     print(rss_table(samples))
+    print("\n" + growth(samples))
     print(
         f"\n{tally.total()} answered requests in {seconds:.0f} s ({tally.total() / seconds:.0f}/s)"
     )
