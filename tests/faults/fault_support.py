@@ -544,6 +544,20 @@ def counted(problems: list[str]) -> list[str]:
     return [f"{count} x {problem}" for problem, count in counts.most_common()]
 
 
+def unexpected_errors(ledger: Ledger, allowed: int, fault: str) -> list[str]:
+    """Errors of another status than the fault's own, counted by route, status and code."""
+    lines = []
+    for response in ledger.errors:
+        if response.status_code != allowed:
+            try:
+                code = response.json()["error"]["code"]
+            except (ValueError, KeyError, TypeError):
+                code = "(no code)"
+            route = f"{response.request.method} {response.request.url.path}"
+            lines.append(f"{route} -> {response.status_code} {code} ({fault}; expected {allowed})")
+    return counted(lines)
+
+
 def summary(ledger: Ledger) -> str:
     return (
         f"adds {len(ledger.adds)}, withdrawals {len(ledger.withdrawals)}, "

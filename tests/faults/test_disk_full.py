@@ -29,6 +29,7 @@ from tests.faults.fault_support import (
     hashwall_serve,
     random_pdq,
     summary,
+    unexpected_errors,
     wait_until,
 )
 
@@ -102,9 +103,7 @@ def test_a_full_disk_answers_507_and_writes_resume_when_space_is_freed(
         finally:
             ledger = load.finish()
         problems = final_problems(server, key, bank_id, ledger, drops_allowed=False) + reads
-        others = {status: n for status, n in ledger.statuses().items() if status != 507}
-        if others:
-            problems.append(f"errors other than 507 (disk full) in this run: {others}")
+        problems += unexpected_errors(ledger, 507, "disk full")
         context = [summary(ledger), f"first refusal: {refusal}"]
         assert not problems, "\n".join([*context, *problems[:30], server.log_tail()])
     assert integrity(database) == "ok"

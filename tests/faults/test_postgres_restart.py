@@ -24,6 +24,7 @@ from tests.faults.fault_support import (
     hashwall_serve,
     random_pdq,
     summary,
+    unexpected_errors,
     wait_until,
 )
 from tests.faults.private_postgres import PrivatePostgres, Unavailable, create_private_postgres
@@ -92,8 +93,6 @@ def test_a_postgresql_restart_answers_503_and_recovers(
         finally:
             ledger = load.finish()
         problems = final_problems(server, key, bank_id, ledger, drops_allowed=False)
-        others = {status: n for status, n in ledger.statuses().items() if status != 503}
-        if others:
-            problems.append(f"errors other than 503 while PostgreSQL restarted: {others}")
+        problems += unexpected_errors(ledger, 503, "PostgreSQL restart")
         context = [summary(ledger), f"recovered in {recovery:.1f} s"]
         assert not problems, "\n".join([*context, *problems[:30], server.log_tail()])
