@@ -104,9 +104,11 @@ def test_a_full_disk_answers_507_and_writes_resume_when_space_is_freed(
             ledger = load.finish()
         problems = final_problems(server, key, bank_id, ledger, drops_allowed=False) + reads
         problems += unexpected_errors(ledger, 507, "disk full")
-        context = [summary(ledger), f"first refusal: {refusal}"]
-        assert not problems, "\n".join([*context, *problems[:30], server.log_tail()])
-    assert integrity(database) == "ok"
+        context = [summary(ledger), f"first refusal: {refusal}", server.log_tail()]
+    checked = integrity(database)  # with the server stopped
+    if checked != "ok":
+        problems.append(f"PRAGMA integrity_check after the full disk: {checked}")
+    assert not problems, "\n".join([*context[:2], *problems[:30], context[2]])
 
 
 def first_refusal(load: Load, client: httpx.Client) -> str:
