@@ -1,0 +1,203 @@
+"""Write many entries and their signal rows at once, in the caller's transaction.
+
+Why not ORM objects: at a million entries the unit of work (an ``Entry`` and an
+``EntrySignal`` object per line, flushed row by row to learn ids) ran at ~1,000-1,300 entries/s.
+Here ids are allocated in bulk, before the rows are sent, so every row can be written without
+a round trip for its id:
+
+* **SQLite**: the caller's transaction holds the write lock from its start (``BEGIN
+  IMMEDIATE``), so nobody else can insert meanwhile: the next ids are simply after the largest
+  in use (for ``entry_signals``, also after the largest ever handed out: its ids must never be
+  reused, migration 0011). Rows go in with ``executemany`` of plain tuples.
+* **PostgreSQL**: ids come from the tables' own sequences (``nextval`` over
+  ``generate_series``, safe beside concurrent writers), rows go in with ``COPY``.
+
+Either way the values stored are those the ORM would store (the column types' own bind
+processors turn the timestamp and the empty metadata into their stored form).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
+
+from hashwall.service.import_parse import EntryRow
+from hashwall.store import Entry, EntrySignal, EntryState
+
+ENTRY_COLUMNS = (
+    "id", "bank_id", "state", "content_type", "label", "source", "case_ref", "metadata",
+    "import_job_id", "created_at", "updated_at",
+)  # fmt: skip
+SIGNAL_COLUMNS = ("id", "entry_id", "signal_type", "variant", "value", "value_key", "quality")
+#: Entries written per statement (and between two yields of the GIL to request threads).
+DEFAULT_CHUNK = 20_000
+
+
+@dataclass(frozen=True)
+class EntryDefaults:
+    """What every entry of one bulk write shares."""
+
+    bank_id: int
+    import_job_id: int | None
+    source: str
+    case_ref: str
+    now: datetime
+
+
+def write_entries(
+    session: Session,
+    rows: Iterable[EntryRow],
+    defaults: EntryDefaults,
+    *,
+    chunk: int = DEFAULT_CHUNK,
+) -> int:
+    """Insert an active entry per row, with its signal rows; returns how many entries.
+
+    On SQLite the session's transaction must have begun with ``immediate=True``."""
+    connection = session.connection()
+    writer: _Writer = (
+        _SqliteWriter(connection, defaults)
+        if connection.dialect.name == "sqlite"
+        else _PostgresWriter(connection, defaults)
+    )
+    count = 0
+    for batch in _batches(rows, max(1, chunk)):
+        writer.write(batch)
+        count += len(batch)
+        time.sleep(0)  # let request threads (matching) run between chunks
+    return count
+
+
+def _batches(rows: Iterable[EntryRow], size: int) -> Iterator[list[EntryRow]]:
+    iterator = iter(rows)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _stored(connection: Connection, column: Any, value: Any) -> Any:
+    """``value`` as the column's type stores it on this database (what the ORM would send)."""
+    process = column.type.bind_processor(connection.dialect)
+    return process(value) if process is not None else value
+
+
+def _json_text(value: Any) -> Any:
+    """JSON as text: psycopg's dialect leaves the JSON to the driver, which ``COPY`` skips."""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+class _Writer:
+    def __init__(self, connection: Connection, defaults: EntryDefaults) -> None:
+        table = Entry.__table__.c
+        self.connection = connection
+        self.entry_constants = (
+            defaults.bank_id,
+            EntryState.ACTIVE.value,
+        )
+        self.entry_texts = (
+            defaults.source,
+            defaults.case_ref,
+            _json_text(_stored(connection, table.metadata, {})),
+            defaults.import_job_id,
+        )
+        stamp = _stored(connection, table.created_at, defaults.now)
+        self.stamps = (stamp, stamp)
+
+    def tuples(
+        self, batch: Sequence[EntryRow], entry_ids: Sequence[int], signal_ids: Sequence[int]
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """The entries' and signals' column values (``ENTRY_COLUMNS``, ``SIGNAL_COLUMNS``)."""
+        bank_id, state = self.entry_constants
+        source, case_ref, metadata, job_id = self.entry_texts
+        created, updated = self.stamps
+        entries = [
+            (entry_id, bank_id, state, content_type, label, source, case_ref, metadata, job_id,
+             created, updated)
+            for entry_id, (content_type, label, _signals) in zip(entry_ids, batch, strict=True)
+        ]  # fmt: skip
+        next_signal = iter(signal_ids)
+        signals = [
+            (next(next_signal), entry_id, signal_type, variant, value, value[:64], quality)
+            for entry_id, (_type, _label, rows) in zip(entry_ids, batch, strict=True)
+            for signal_type, variant, value, quality in rows
+        ]
+        return entries, signals
+
+    def write(self, batch: Sequence[EntryRow]) -> None:
+        raise NotImplementedError
+
+
+class _SqliteWriter(_Writer):
+    def __init__(self, connection: Connection, defaults: EntryDefaults) -> None:
+        super().__init__(connection, defaults)
+        self.next_entry = self._after(f"SELECT max(id) FROM {Entry.__tablename__}")
+        self.next_signal = max(
+            self._after(f"SELECT max(id) FROM {EntrySignal.__tablename__}"),
+            self._after(
+                f"SELECT max(seq) FROM sqlite_sequence WHERE name = '{EntrySignal.__tablename__}'"
+            ),
+        )
+        self.insert_entries = _insert_sql(Entry.__tablename__, ENTRY_COLUMNS)
+        self.insert_signals = _insert_sql(EntrySignal.__tablename__, SIGNAL_COLUMNS)
+
+    def _after(self, query: str) -> int:
+        return int(self.connection.execute(text(query)).scalar() or 0) + 1
+
+    def write(self, batch: Sequence[EntryRow]) -> None:
+        signal_count = sum(len(row[2]) for row in batch)
+        entry_ids = range(self.next_entry, self.next_entry + len(batch))
+        signal_ids = range(self.next_signal, self.next_signal + signal_count)
+        self.next_entry += len(batch)
+        self.next_signal += signal_count
+        entries, signals = self.tuples(batch, entry_ids, signal_ids)
+        self.connection.exec_driver_sql(self.insert_entries, entries)
+        if signals:
+            self.connection.exec_driver_sql(self.insert_signals, signals)
+
+
+def _insert_sql(table: str, columns: Sequence[str]) -> str:
+    names = ", ".join(columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"
+
+
+class _PostgresWriter(_Writer):
+    def __init__(self, connection: Connection, defaults: EntryDefaults) -> None:
+        super().__init__(connection, defaults)
+        self.copy_entries = _copy_sql(Entry.__tablename__, ENTRY_COLUMNS)
+        self.copy_signals = _copy_sql(EntrySignal.__tablename__, SIGNAL_COLUMNS)
+
+    def _ids(self, table: str, count: int) -> list[int]:
+        if not count:
+            return []
+        query = text(
+            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) "
+            "FROM generate_series(1, :count)"
+        )
+        return [int(i) for i in self.connection.execute(query, {"count": count}).scalars()]
+
+    def write(self, batch: Sequence[EntryRow]) -> None:
+        signal_count = sum(len(row[2]) for row in batch)
+        entry_ids = self._ids(Entry.__tablename__, len(batch))
+        signal_ids = self._ids(EntrySignal.__tablename__, signal_count)
+        entries, signals = self.tuples(batch, entry_ids, signal_ids)
+        driver = self.connection.connection.driver_connection
+        assert driver is not None
+        with driver.cursor() as cursor:
+            with cursor.copy(self.copy_entries) as copy:
+                for row in entries:
+                    copy.write_row(row)
+            if signals:
+                with cursor.copy(self.copy_signals) as copy:
+                    for row in signals:
+                        copy.write_row(row)
+
+
+def _copy_sql(table: str, columns: Sequence[str]) -> str:
+    return f"COPY {table} ({', '.join(columns)}) FROM STDIN"
