@@ -31,11 +31,10 @@ EntryRow = tuple[str, str, list[SignalValues]]
 
 _LABEL_FIELDS = ("label", "id", "content_id", "case", "path")
 _READ_BYTES = 1024 * 1024
-#: Hex digits of the values the CSV fast path accepts, and the quality a bare PDQ gets
-#: (``record_from_signal_value``: listed hashes are curated, so they count as full quality).
-_FAST_WIDTHS = {"pdq": 64, "md5": 32, "sha256": 64}
+#: The CSV lines the fast path takes (one regular expression call a line), and the quality a
+#: bare PDQ gets (``record_from_signal_value``: listed hashes are curated, so full quality).
+_CANONICAL = re.compile(r"(pdq|sha256),([0-9a-f]{64})|(md5),([0-9a-f]{32})")
 _BARE_PDQ_QUALITY = 100
-_HEX = re.compile(r"[0-9a-f]+")
 _PHOTO = str(ContentKind.PHOTO)
 
 
@@ -120,21 +119,12 @@ def _csv_row(line: str, number: int) -> EntryRow | None:
 
 
 def _fast_csv_row(line: str) -> EntryRow | None:
-    """A plain ``pdq|md5|sha256,<hex>`` line as the generic path would store it, or None to
-    let the generic path decide (it also words the errors)."""
-    if '"' in line:
+    """A canonical ``pdq|md5|sha256,<lower-case hex>`` line as the generic path would store
+    it, or None to let the generic path decide (it also words the errors, and accepts what
+    this does not: capitals, spaces, ``0x``, quotes, more columns)."""
+    found = _CANONICAL.fullmatch(line)
+    if found is None:
         return None
-    parts = line.split(",", 2)
-    if len(parts) < 2:
-        return None
-    signal_type = parts[0].strip().lower()
-    width = _FAST_WIDTHS.get(signal_type)
-    if width is None:
-        return None
-    value = parts[1].strip().lower()
-    if value.startswith("0x"):
-        value = value[2:]
-    if len(value) != width or _HEX.fullmatch(value) is None:
-        return None
+    signal_type, value = found.group(1, 2) if found.group(1) else found.group(3, 4)
     quality = _BARE_PDQ_QUALITY if signal_type == "pdq" else None
     return _PHOTO, "", [(signal_type, "original", value, quality)]
