@@ -12,8 +12,8 @@ a round trip for its id:
 * **PostgreSQL**: ids come from the tables' own sequences (``nextval`` over
   ``generate_series``, safe beside concurrent writers), rows go in with ``COPY``.
 
-Either way the values stored are those the ORM would store (the column types' own bind
-processors turn the timestamp and the empty metadata into their stored form).
+Either way the values stored are those the ORM would store (the timestamp column's own bind
+processor gives its stored form).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
 from hashwall.service.import_parse import EntryRow
+from hashwall.service.live_index import gc_paused
 from hashwall.store import Entry, EntrySignal, EntryState
 
 ENTRY_COLUMNS = (
@@ -39,6 +40,8 @@ ENTRY_COLUMNS = (
 SIGNAL_COLUMNS = ("id", "entry_id", "signal_type", "variant", "value", "value_key", "quality")
 #: Entries written per statement (and between two yields of the GIL to request threads).
 DEFAULT_CHUNK = 20_000
+#: ``metadata`` of an imported entry: the JSON text both databases store for ``{}``.
+_EMPTY_METADATA = json.dumps({})
 #: SQLite page cache (KiB) of the connection while it writes a bulk import.
 _SQLITE_CACHE_KIB = 256 * 1024
 
@@ -71,13 +74,15 @@ def write_entries(
         else _PostgresWriter(connection, defaults)
     )
     count = 0
-    try:
-        for batch in _batches(rows, max(1, chunk)):
-            writer.write(batch)
-            count += len(batch)
-            time.sleep(0)  # let request threads (matching) run between chunks
-    finally:
-        writer.close()
+    # A million rows of tuples made the cyclic collector rescan the heap again and again.
+    with gc_paused():
+        try:
+            for batch in _batches(rows, max(1, chunk)):
+                writer.write(batch)
+                count += len(batch)
+                time.sleep(0)  # let request threads (matching) run between chunks
+        finally:
+            writer.close()
     return count
 
 
@@ -93,11 +98,6 @@ def _stored(connection: Connection, column: Any, value: Any) -> Any:
     return process(value) if process is not None else value
 
 
-def _json_text(value: Any) -> Any:
-    """JSON as text: psycopg's dialect leaves the JSON to the driver, which ``COPY`` skips."""
-    return value if isinstance(value, str) else json.dumps(value)
-
-
 class _Writer:
     def __init__(self, connection: Connection, defaults: EntryDefaults) -> None:
         table = Entry.__table__.c
@@ -109,7 +109,7 @@ class _Writer:
         self.entry_texts = (
             defaults.source,
             defaults.case_ref,
-            _json_text(_stored(connection, table.metadata, {})),
+            _EMPTY_METADATA,
             defaults.import_job_id,
         )
         stamp = _stored(connection, table.created_at, defaults.now)

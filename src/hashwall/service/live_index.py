@@ -419,7 +419,7 @@ class LiveIndex:
         turned into numpy columns at once; no Python object per row. Entries and signals are
         two plain scans (a join cost more), matched up with binary searches.
         """
-        with self.lock, _gc_paused():
+        with self.lock, gc_paused():
             connection = snapshot_connection(session)
             self._load_banks(session)
             entry_ids, bank_ids = active_owners(connection, self.source)
@@ -470,7 +470,7 @@ class LiveIndex:
         :meth:`load_all`; bank settings and vPDQ frames (few, and large) are read from the
         database. The caller then replays the changes made since the snapshot."""
         base, pdq = snapshot
-        with self.lock, _gc_paused():
+        with self.lock, gc_paused():
             self._load_banks(session)
             self.pdq, self._base = pdq, base
             self._base_alive = int(base.alive.sum())
@@ -615,7 +615,7 @@ class LiveIndex:
         source = self.source
         owner = source.owner_model
         of_jobs = getattr(owner, source.import_column).in_(jobs)
-        with self.lock, db.session() as session, _gc_paused():
+        with self.lock, db.session() as session, gc_paused():
             gone = select(owner.id).where(of_jobs, owner.state != source.active)
             self._remove(list(session.scalars(gone)))
             rows = (
@@ -812,7 +812,9 @@ def _joined(parts: list[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while millions of small objects are made (each pass
+    would rescan them all); reference counting still frees them."""
     enabled = gc.isenabled()
     gc.disable()
     try:

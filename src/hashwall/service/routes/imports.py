@@ -34,6 +34,7 @@ from hashwall.service.bulk_entries import DEFAULT_CHUNK, EntryDefaults, write_en
 from hashwall.service.errors import ApiError
 from hashwall.service.import_parse import detect, file_sha256
 from hashwall.service.import_parse import parse as _parse
+from hashwall.service.live_index import gc_paused
 from hashwall.service.routes.common import Id, load_or_404
 from hashwall.service.schemas import ImportOut
 from hashwall.service.state import ServiceState, get_state
@@ -96,7 +97,8 @@ def _check_form(state: ServiceState, file: UploadFile, values: dict[str, str]) -
 
 def _validate(file: UploadFile, kind: str) -> int:
     """First pass: every line is checked (422 at the first bad one); returns the entries."""
-    count = sum(1 for _ in _parse(file.file, kind))
+    with gc_paused():
+        count = sum(1 for _ in _parse(file.file, kind))
     if count == 0:
         raise ApiError(422, "the file has no entries", "file")
     return count
