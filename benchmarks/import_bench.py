@@ -5,6 +5,7 @@
     python benchmarks/import_bench.py --hashes 1000000 \\
         --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
     python benchmarks/import_bench.py --hashes 10000000 --keep-file /tmp/10m.csv
+    python benchmarks/import_bench.py --hashes 100000 --src /tmp/old/src   # the old code
 
 Steps:
 
@@ -103,7 +104,8 @@ def prepare(url: str) -> tuple[int, str, str]:
 
 
 @contextlib.contextmanager
-def serve(url: str, data_dir: Path, key: str, max_upload: int) -> Iterator[int]:
+def serve(url: str, data_dir: Path, key: str, max_upload: int, src: str) -> Iterator[int]:
+    """``hashwall serve`` with one worker (imported from ``src`` when given)."""
     port = free_port()
     env = {
         **os.environ,
@@ -112,6 +114,8 @@ def serve(url: str, data_dir: Path, key: str, max_upload: int) -> Iterator[int]:
         "HASHWALL_DATA_DIR": str(data_dir),
         "HASHWALL_MAX_UPLOAD_BYTES": str(max_upload),
     }
+    if src:
+        env["PYTHONPATH"] = str(Path(src).resolve())
     command = [sys.executable, "-c", "from hashwall.cli.app import main; main()", "serve"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log"]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
@@ -193,6 +197,7 @@ def main() -> None:
     parser.add_argument("--baseline-seconds", type=float, default=3.0)
     parser.add_argument("--keep-file", type=Path, help="write the CSV here once, reuse it")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--src", default="", help="serve from this checkout's src (say, main's)")
     args = parser.parse_args()
 
     rng = np.random.default_rng(args.seed + 1)
@@ -229,7 +234,7 @@ def run(
 ) -> None:
     bank_id, curator, matcher = prepare(url)
     kind = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
-    with serve(url, directory / "data", matcher, size + 1024 * 1024) as port:
+    with serve(url, directory / "data", matcher, size + 1024 * 1024, args.src) as port:
         warm_path = directory / "warm.csv"
         warm_path.write_text("".join(f"pdq,{value}\n" for value in warm))
         import_file(port, curator, bank_id, warm_path)
@@ -249,10 +254,11 @@ def run(
         samples = out.get(timeout=120)
         prober.join()
     count = int(str(answer["entry_count"]))
-    print(f"{kind}, {count:,} PDQ hashes ({size / 1e6:.0f} MB CSV), one worker")
+    server = f"server from {args.src}" if args.src else "this checkout's server"
+    print(f"{kind}, {count:,} PDQ hashes ({size / 1e6:.0f} MB CSV), one worker, {server}")
     print(
         f"import: {seconds:.1f} s, {count / seconds:,.0f} hashes/s (upload, parse, write, "
-        f"index and answer); sweep: {answer['sweep']}; planted hash matches: {found}"
+        f"index and answer); sweep: {answer.get('sweep', '-')}; planted hash matches: {found}"
     )
     print(latency_line("match, baseline", [s for s in samples if s[0] < began]))
     print(

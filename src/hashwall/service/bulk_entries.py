@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from hashwall.service.import_parse import EntryRow
 from hashwall.service.live_index import gc_paused
+from hashwall.service.records import SignalValues
 from hashwall.store import Entry, EntrySignal, EntryState
 
 ENTRY_COLUMNS = (
@@ -46,6 +47,21 @@ _EMPTY_METADATA = json.dumps({})
 _SQLITE_CACHE_KIB = 256 * 1024
 
 
+@dataclass(frozen=True, slots=True)
+class EntryFields:
+    """An entry's own state, source, case and metadata, where they differ from entry to
+    entry (exchanges); imports use :class:`EntryDefaults` for all of them."""
+
+    state: EntryState
+    source: str
+    case_ref: str
+    metadata: dict[str, Any]
+
+
+#: An :data:`EntryRow`, optionally followed by its own :class:`EntryFields`.
+BulkRow = EntryRow | tuple[str, str, list[SignalValues], EntryFields]
+
+
 @dataclass(frozen=True)
 class EntryDefaults:
     """What every entry of one bulk write shares."""
@@ -59,14 +75,20 @@ class EntryDefaults:
 
 def write_entries(
     session: Session,
-    rows: Iterable[EntryRow],
+    rows: Iterable[BulkRow],
     defaults: EntryDefaults,
     *,
     chunk: int = DEFAULT_CHUNK,
+    ids: list[int] | None = None,
 ) -> int:
-    """Insert an active entry per row, with its signal rows; returns how many entries.
+    """Insert an entry per row (active, unless the row has its own fields), with its signal
+    rows; returns how many entries, and appends their ids, in row order, to ``ids``.
 
-    On SQLite the session's transaction must have begun with ``immediate=True``."""
+    On SQLite the session's transaction should hold the write lock before this is called
+    (``immediate=True``, or an earlier write): then nobody can take the ids meanwhile.
+    Otherwise the ids are read from the transaction's snapshot, and if another connection
+    committed since, SQLite refuses the first insert ("database is locked"): an error, never
+    a reused id."""
     connection = session.connection()
     writer: _Writer = (
         _SqliteWriter(connection, defaults)
@@ -78,7 +100,9 @@ def write_entries(
     with gc_paused():
         try:
             for batch in _batches(rows, max(1, chunk)):
-                writer.write(batch)
+                written = writer.write(batch)
+                if ids is not None:
+                    ids.extend(written)
                 count += len(batch)
                 time.sleep(0)  # let request threads (matching) run between chunks
         finally:
@@ -86,7 +110,7 @@ def write_entries(
     return count
 
 
-def _batches(rows: Iterable[EntryRow], size: int) -> Iterator[list[EntryRow]]:
+def _batches(rows: Iterable[BulkRow], size: int) -> Iterator[list[BulkRow]]:
     iterator = iter(rows)
     while batch := list(itertools.islice(iterator, size)):
         yield batch
@@ -116,26 +140,40 @@ class _Writer:
         self.stamps = (stamp, stamp)
 
     def tuples(
-        self, batch: Sequence[EntryRow], entry_ids: Sequence[int], signal_ids: Sequence[int]
+        self, batch: Sequence[BulkRow], entry_ids: Sequence[int], signal_ids: Sequence[int]
     ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         """The entries' and signals' column values (``ENTRY_COLUMNS``, ``SIGNAL_COLUMNS``)."""
         bank_id, state = self.entry_constants
         source, case_ref, metadata, job_id = self.entry_texts
         created, updated = self.stamps
         entries = [
-            (entry_id, bank_id, state, content_type, label, source, case_ref, metadata, job_id,
+            (entry_id, bank_id, state, row[0], row[1], source, case_ref, metadata, job_id,
              created, updated)
-            for entry_id, (content_type, label, _signals) in zip(entry_ids, batch, strict=True)
+            if len(row) == 3
+            else self._own(entry_id, row)
+            for entry_id, row in zip(entry_ids, batch, strict=True)
         ]  # fmt: skip
         next_signal = iter(signal_ids)
         signals = [
             (next(next_signal), entry_id, signal_type, variant, value, value[:64], quality)
-            for entry_id, (_type, _label, rows) in zip(entry_ids, batch, strict=True)
-            for signal_type, variant, value, quality in rows
+            for entry_id, row in zip(entry_ids, batch, strict=True)
+            for signal_type, variant, value, quality in row[2]
         ]
         return entries, signals
 
-    def write(self, batch: Sequence[EntryRow]) -> None:
+    def _own(self, entry_id: int, row: BulkRow) -> tuple[Any, ...]:
+        """An entry row with its own fields (``row`` has four items)."""
+        fields: EntryFields = row[3]  # type: ignore[misc]
+        bank_id, _state = self.entry_constants
+        _source, _case, _metadata, job_id = self.entry_texts
+        created, updated = self.stamps
+        return (
+            entry_id, bank_id, fields.state.value, row[0], row[1], fields.source,
+            fields.case_ref, json.dumps(fields.metadata), job_id, created, updated,
+        )  # fmt: skip
+
+    def write(self, batch: Sequence[BulkRow]) -> Sequence[int]:
+        """Insert the batch; returns the entries' ids."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -165,7 +203,7 @@ class _SqliteWriter(_Writer):
     def _after(self, query: str) -> int:
         return int(self.connection.execute(text(query)).scalar() or 0) + 1
 
-    def write(self, batch: Sequence[EntryRow]) -> None:
+    def write(self, batch: Sequence[BulkRow]) -> Sequence[int]:
         signal_count = sum(len(row[2]) for row in batch)
         entry_ids = range(self.next_entry, self.next_entry + len(batch))
         signal_ids = range(self.next_signal, self.next_signal + signal_count)
@@ -175,6 +213,7 @@ class _SqliteWriter(_Writer):
         self.connection.exec_driver_sql(self.insert_entries, entries)
         if signals:
             self.connection.exec_driver_sql(self.insert_signals, signals)
+        return entry_ids
 
 
 def _insert_sql(table: str, columns: Sequence[str]) -> str:
@@ -207,7 +246,7 @@ class _PostgresWriter(_Writer):
         assert row is not None
         return list(row[0])
 
-    def write(self, batch: Sequence[EntryRow]) -> None:
+    def write(self, batch: Sequence[BulkRow]) -> Sequence[int]:
         signal_count = sum(len(row[2]) for row in batch)
         entry_ids = self._ids(Entry.__tablename__, len(batch))
         signal_ids = self._ids(EntrySignal.__tablename__, signal_count)
@@ -220,6 +259,7 @@ class _PostgresWriter(_Writer):
                 with cursor.copy(self.copy_signals) as copy:
                     for row in signals:
                         copy.write_row(row)
+        return entry_ids
 
 
 def _copy_sql(table: str, columns: Sequence[str]) -> str:
