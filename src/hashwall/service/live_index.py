@@ -51,6 +51,7 @@ from hashwall.service.index_scan import (
     SignalChunk,
     SignalRow,
     active_owners,
+    import_owners,
     signal_chunks,
     snapshot_connection,
     video_rows,
@@ -618,6 +619,8 @@ class LiveIndex:
         with self.lock, db.session() as session, gc_paused():
             gone = select(owner.id).where(of_jobs, owner.state != source.active)
             self._remove(list(session.scalars(gone)))
+            if self._all_indexed(import_owners(session.connection(), source, jobs)):
+                return  # a replayed change (this worker's own import, say): nothing to read
             rows = (
                 source.signal_rows()
                 .where(of_jobs, owner.state == source.active)
@@ -640,6 +643,14 @@ class LiveIndex:
             else:
                 single.extend(kept)
             self._add_rows(single)
+
+    def _all_indexed(self, owner_ids: Int64Array) -> bool:
+        """Whether every one of these owners can match already (vectorised over the base)."""
+        base = self._base
+        position = _find_many(base.entry_ids, owner_ids)
+        alive = position >= 0
+        alive[alive] = base.alive[position[alive]]
+        return all(i in self._entries for i in owner_ids[~alive].tolist())
 
     def _unindexed(self, rows: Sequence[Any]) -> tuple[list[SignalRow], list[SignalRow]]:
         """Rows of owners in neither layer, and rows of base owners no longer alive (those
