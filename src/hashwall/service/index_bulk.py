@@ -41,7 +41,9 @@ class Additions:
 
     ``videos`` (vPDQ values, few and large) stay Python pairs for the caller to index."""
 
-    owners: dict[int, int] = field(default_factory=dict)  # owner id -> group (bank) id
+    rows: int = 0  # signal rows taken
+    owner_ids: list[Int64Array] = field(default_factory=list)  # a row's owner, repeats kept
+    group_ids: list[Int64Array] = field(default_factory=list)  # and its group (bank)
     pdq_ids: list[Int64Array] = field(default_factory=list)
     pdq_owner_ids: list[Int64Array] = field(default_factory=list)
     pdq_variants: list[list[str]] = field(default_factory=list)
@@ -56,7 +58,9 @@ class Additions:
         if not rows:
             return
         ids, owners, groups, types, variants, values, qualities = zip(*rows, strict=True)
-        self.owners.update(zip(owners, groups, strict=True))
+        self.rows += len(rows)
+        self.owner_ids.append(_ints(owners))
+        self.group_ids.append(_ints(groups))
         by_type: dict[str, list[int]] = {}
         for i, signal_type in enumerate(types):
             by_type.setdefault(signal_type, []).append(i)
@@ -77,11 +81,12 @@ class Additions:
                 self.videos.extend((owners[i], values[i]) for i in picked)
 
     def owner_columns(self) -> tuple[Int64Array, Int64Array]:
-        """Sorted owner ids and their groups."""
-        ids = _ints(list(self.owners))
-        groups = _ints(list(self.owners.values()))
-        order = np.argsort(ids, kind="stable")
-        return ids[order], groups[order]
+        """Sorted distinct owner ids and their groups (arrays, not a dict: 10M owners as a
+        dict took ~1 GB)."""
+        ids = _joined(self.owner_ids, np.int64)
+        groups = _joined(self.group_ids, np.int64)
+        distinct, first = np.unique(ids, return_index=True)
+        return distinct, groups[first]
 
     def pdq_columns(self) -> tuple[Int64Array, Int64Array, list[str], UInt8Array]:
         """(row ids, owner ids, variant per row, hashes)."""

@@ -66,7 +66,7 @@ from hashwall.store import Bank, Database
 log = logging.getLogger("hashwall.service")
 
 _SYNC_CHUNK = 500
-#: New entries of one sync from which they are appended to the base rather than the overlay.
+#: New signal rows of one sync from which they are appended to the base, not the overlay.
 BULK_MIN = 20_000
 #: ``entry_source`` of entries a curator (or an exchange the operator set up) added.
 CURATED = "curated"
@@ -636,7 +636,7 @@ class LiveIndex:
                 single.extend(again)
                 if kept is not None:
                     kept.extend(new)
-                    if len(fresh.owners) >= BULK_MIN:
+                    if fresh.rows >= BULK_MIN:
                         kept = None
             if kept is None:
                 self._append_to_base(fresh)
@@ -677,8 +677,9 @@ class LiveIndex:
         """Swap in a base extended by ``fresh`` (the owners become visible), then index their
         PDQ rows and videos: a search never finds a row without its owner."""
         base = self._base.extended(fresh)
+        added = len(base.entry_ids) - len(self._base.entry_ids)
         self._base = base
-        self._base_alive += len(fresh.owners)
+        self._base_alive += added
         rows, _owners, _variants, hashes = fresh.pdq_columns()
         if len(rows):
             self.pdq.add(rows, hashes)
