@@ -284,7 +284,11 @@ def test_unknown_case_and_wrong_pin_look_the_same(
     assert answers["wrong"] == answers["unknown"]
     assert answers["wrong"][0] == 403
     assert answers["wrong"][1] == {
-        "error": {"field": "pin", "message": "the case number or the PIN is not right"}
+        "error": {
+            "field": "pin",
+            "message": "the case number or the PIN is not right",
+            "code": "forbidden",
+        }
     }
     # Both paths run scrypt: similar timing (generous bounds on a shared machine).
     wrong_ms, unknown_ms = (statistics.median(timings[k]) for k in ("wrong", "unknown"))

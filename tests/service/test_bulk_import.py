@@ -197,8 +197,8 @@ def test_import_dying_between_chunks_leaves_nothing_and_retry_completes(
 
     for cls in originals:
         monkeypatch.setattr(cls, "write", dying(cls))
-    with pytest.raises(Crash):
-        import_file(api, bank["id"], csv_of(values), idempotency_key="k")
+    crashed = import_file(api, bank["id"], csv_of(values), idempotency_key="k")
+    assert crashed.status_code == 500 and crashed.json()["error"]["code"] == "internal"
     assert count(api, Entry) == count(api, EntrySignal) == count(api, ImportJob) == 0
     assert not matched(api, values[10])
     monkeypatch.undo()

@@ -222,8 +222,8 @@ def test_import_killed_midway_is_invisible_then_retry_completes(
             yield item
 
     monkeypatch.setattr(imports_module, "_parse", dying)
-    with pytest.raises(Killed):
-        import_file(api, bank["id"], content, idempotency_key="job-1")
+    crashed = import_file(api, bank["id"], content, idempotency_key="job-1")
+    assert crashed.status_code == 500 and crashed.json()["error"]["code"] == "internal"
     assert count_entries(api) == 0
     monkeypatch.setattr(imports_module, "_parse", original)
     done = import_file(api, bank["id"], content, idempotency_key="job-1")

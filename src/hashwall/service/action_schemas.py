@@ -66,6 +66,11 @@ class CatalogItemOut(BaseModel):
 
 class SweepOut(BaseModel):
     job_id: int
+    status: Literal["done", "pending"] = Field(
+        "done",
+        description="`pending`: the write is committed but its sweep could not run now; "
+        "it is finished in the background (the counts are then 0).",
+    )
     checked: int = Field(description="Entries or catalog items swept.")
     new_matches: int
     match_record_ids: list[int]

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
 from hashwall import __version__
-from hashwall.service import access_log
+from hashwall.service import access_log, server_errors
 from hashwall.service.actions.background import Background
 from hashwall.service.errors import install_error_handlers
 from hashwall.service.fast_match import PATH as FAST_PATH
@@ -37,14 +37,16 @@ from hashwall.service.routes import (
     webhooks,
 )
 from hashwall.service.routes import portal as portal_routes
+from hashwall.service.server_errors import ErrorBoundary
 from hashwall.service.settings import Settings
 from hashwall.service.state import ServiceState
 
 _DESCRIPTION = """Match photos and videos against banks of known non-consensual intimate imagery.
 
-Every endpoint except `/v1/health` needs an API key (`X-API-Key: hw_...` or
+Every endpoint except `/v1/health` and `/v1/ready` needs an API key (`X-API-Key: hw_...` or
 `Authorization: Bearer hw_...`); create one with `hashwall keys create --role ROLE`.
-Errors are JSON: `{"error": {"field": ..., "message": ...}}` (a list for validation errors).
+Errors are JSON: `{"error": {"field": ..., "message": ..., "code": ...}}` (a list for validation
+errors); `code` is stable (e.g. `not_found`, `database_unavailable`, `disk_full`).
 """
 
 
@@ -60,8 +62,13 @@ class ServiceApp(FastAPI):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fast_match = FastMatchPath(partial(FastAPI.__call__, self))
+        self.boundary = ErrorBoundary(self._dispatch)  # nothing escapes as a dropped connection
+        server_errors.install(self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.boundary(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == FAST_PATH and scope["method"] == "POST":
             scope["app"] = self
             await self.fast_match(scope, receive, send)

@@ -133,7 +133,8 @@ def lookup_key(
     if not key.startswith(KEY_PREFIX) or len(key) > 200:
         return None
     digest = hash_key(key, secret)
-    with db.session() as session:
+    # Read-only unless a legacy hash may need rewriting: a lookup takes no write lock.
+    with db.session(readonly=not legacy) as session:
         for candidate in (digest, *(hash_key(key, old) for old in legacy)):
             row = session.scalars(
                 select(ApiKey).where(ApiKey.key_hash == candidate, ApiKey.revoked_at.is_(None))

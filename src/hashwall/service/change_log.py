@@ -30,7 +30,7 @@ _BATCH = 5000
 
 
 def latest_change_id(db: Database) -> int:
-    with db.session() as session:
+    with db.session(readonly=True) as session:
         return int(session.scalar(select(func.coalesce(func.max(Change.id), 0))) or 0)
 
 
@@ -68,7 +68,7 @@ class ChangeTailer:
         return len(rows)
 
     def _read_changes(self) -> Sequence[Row[int, ChangeKind, int]]:
-        with self.db.session() as session:
+        with self.db.session(readonly=True) as session:
             return session.execute(
                 select(Change.id, Change.kind, Change.target_id)
                 .where(Change.id > self.watermark)

@@ -120,7 +120,8 @@ class FastMatchPath:
                 await state.records.submit_async(stored, records)
             except ApiError as error:  # backlog full or shutting down: 503
                 extra = [(k.lower().encode(), v.encode()) for k, v in (error.headers or {}).items()]
-                return error.status, _json(error_body(error.field, error.message)), extra
+                problem = error_body(error.field, error.message, error.code)
+                return error.status, _json(problem), extra
         return 200, match_route.answer_bytes(answer), []
 
     def _keep_fresh(self, state: Any, key: str, digest: str) -> None:

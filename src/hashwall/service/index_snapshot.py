@@ -83,7 +83,7 @@ def snapshot_path(data_dir: Path, source: IndexSource) -> Path:
 
 def _fingerprint(db: Database, change_id: int) -> tuple[str, datetime] | None:
     """The change row at ``change_id`` as text (to recognise the database), and its time."""
-    with db.session() as session:
+    with db.session(readonly=True) as session:
         row = session.execute(
             select(Change.kind, Change.target_id, Change.created_at).where(Change.id == change_id)
         ).one_or_none()
@@ -99,7 +99,7 @@ def _replay_start(db: Database, change_id: int, made: datetime) -> int:
     before the position's change (made at ``made``), found walking back by primary key
     (no time index)."""
     cutoff, upto = made - REPLAY_MARGIN, change_id
-    with db.session() as session:
+    with db.session(readonly=True) as session:
         while True:
             page = session.execute(
                 select(Change.id, Change.created_at)
@@ -127,7 +127,7 @@ def position_at(db: Database, change_id: int) -> Position | None:
 
 
 def _changes_after(db: Database, change_id: int) -> int:
-    with db.session() as session:
+    with db.session(readonly=True) as session:
         return int(session.scalar(select(func.count()).where(Change.id > change_id)) or 0)
 
 
@@ -158,7 +158,7 @@ def restore(db: Database, index: LiveIndex, path: Path, max_replay: int) -> bool
     except (SnapshotUnusable, IndexFileError, OSError, KeyError, TypeError, ValueError) as error:
         log.warning("index snapshot %s not used (%s): reading the database", path, error)
         return False
-    with db.session() as session:
+    with db.session(readonly=True) as session:
         index.restore(session, snapshot)
     replayed = replay(db, index, position.replay_from)
     log.info(
@@ -280,7 +280,7 @@ def open_index(
     path = snapshot_path(data_dir, index.source)
     if enabled and restore(db, index, path, max_replay):
         return
-    with db.session() as session:
+    with db.session(readonly=True) as session:
         index.load_all(session)
     position = position_at(db, start_after) if enabled else None
     if position is not None:
@@ -298,7 +298,7 @@ def refresh(db: Database, data_dir: Path) -> list[tuple[Path, int]]:
         if position is None:
             break
         index = LiveIndex(source)
-        with db.session() as session:
+        with db.session(readonly=True) as session:
             index.load_all(session)
         path = snapshot_path(data_dir, source)
         write(index, position, path)()

@@ -572,6 +572,15 @@ class LiveIndex:
 
     # ------------------------------------------------------------------ converging
 
+    def forget(self, entry_ids: Sequence[int]) -> None:
+        """Stop matching these entries now, without reading the database.
+
+        For a withdrawal or deletion that is committed when the database cannot be read back
+        (restarting, busy): the entry must not match a moment longer than its commit. The
+        change tailer re-reads it from the log later either way (idempotent)."""
+        with self.lock:
+            self._remove(entry_ids)
+
     def sync_entries(self, db: Database, entry_ids: Iterable[int]) -> None:
         """Make the index agree with the database about these entries (idempotent)."""
         self.sync(db, entry_ids=entry_ids)
@@ -616,7 +625,7 @@ class LiveIndex:
         source = self.source
         owner = source.owner_model
         of_jobs = getattr(owner, source.import_column).in_(jobs)
-        with self.lock, db.session() as session, gc_paused():
+        with self.lock, db.session(readonly=True) as session, gc_paused():
             gone = select(owner.id).where(of_jobs, owner.state != source.active)
             self._remove(list(session.scalars(gone)))
             if self._all_indexed(import_owners(session.connection(), source, jobs)):
@@ -687,7 +696,7 @@ class LiveIndex:
             self._add_video(entry_id, value)
 
     def _sync_ids(self, db: Database, ids: set[int]) -> None:
-        with self.lock, db.session() as session:
+        with self.lock, db.session(readonly=True) as session:
             missing: list[int] = []
             for chunk in _sync_chunks(sorted(ids)):
                 active = set(session.scalars(self.source.active_among(chunk)))
@@ -709,7 +718,7 @@ class LiveIndex:
         many distinct owners were converged."""
         source = self.source
         owner = source.owner_model
-        with self.lock, db.session() as session:
+        with self.lock, db.session(readonly=True) as session:
             chosen = owners.subquery()
             ids = select(chosen.c[0])
             named = list(session.scalars(ids.distinct()))
@@ -727,7 +736,7 @@ class LiveIndex:
         return len(named)
 
     def sync_bank(self, db: Database, bank_id: int) -> None:
-        with self.lock, db.session() as session:
+        with self.lock, db.session(readonly=True) as session:
             bank = session.get(Bank, bank_id)
             if bank is None:
                 self.banks.pop(bank_id, None)

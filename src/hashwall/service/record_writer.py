@@ -633,14 +633,16 @@ class RecordWriter:
     def _write(self, batch: list[PendingWrite]) -> None:
         try:
             written = write_records(self.state, batch, self._plain)
-        except Exception:
+        except Exception as error:
             if len(batch) > 1:
                 log.warning("a batch of match records failed; retrying request by request")
                 for write in batch:
                     self._write([write])
                 return
             log.exception("storing match records failed")
-            _release(batch, RuntimeError("the match records could not be stored"))
+            failure = RuntimeError("the match records could not be stored")
+            failure.__cause__ = error  # the answer says why: 503 database down, 507 disk full
+            _release(batch, failure)
             return
         self._finish(batch, written)
 
@@ -650,7 +652,7 @@ class RecordWriter:
         self.requests += len(batch)
         try:
             for entry_id in written.quarantined:  # stops matching here before callers hear
-                self.state.publish(ChangeKind.ENTRY, entry_id)
+                self.state.publish(ChangeKind.ENTRY, entry_id, removed=True)
             if written.webhooks:  # waking the sender costs it a query: only when useful
                 self.state.actions_enqueued()
         except Exception:  # committed: the change-log tailer applies it within a poll

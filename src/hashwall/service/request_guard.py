@@ -32,6 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hashwall.service.auth import check_permission, presented_key, principal_for
 from hashwall.service.body_rules import NO_BODY, BodyRule, rule_for
 from hashwall.service.errors import ApiError, GuardRefusal, too_large_message
+from hashwall.service.server_errors import classify
 from hashwall.service.settings import Settings
 
 #: The rest of a refused body is never read: the connection cannot be reused.
@@ -104,8 +105,16 @@ class RequestGuard:
                     check_permission(principal, rule.permission)
         except ApiError as error:
             raise GuardRefusal(
-                error.status, error.message, error.field, error.headers, rule.respond
+                error.status, error.message, error.field, error.headers, rule.respond, error.code
             ) from None
+        except Exception as error:  # the key lookup met a database outage, say
+            # Raised from ``receive``, anything but an HTTPException would become FastAPI's
+            # 400 "error parsing the body": answer what happened instead (server_errors.py).
+            failure = classify(error)
+            retry = {"Retry-After": str(failure.retry_after)} if failure.retry_after else None
+            raise GuardRefusal(
+                failure.status, failure.message, None, retry, rule.respond, failure.code
+            ) from error
         if rule.precheck is not None:
             problem = rule.precheck(Request(scope), self.settings)
             if problem is not None:

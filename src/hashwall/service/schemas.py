@@ -164,6 +164,15 @@ class EntryOut(BaseModel):
     updated_at: datetime
 
 
+class EntryCreated(EntryOut):
+    """A new entry: committed and matchable when answered, whatever ``sweep`` says."""
+
+    sweep: Literal["done", "pending"] = Field(
+        description="`done`: known copies in the catalog were linked before the answer; "
+        "`pending`: that could not run now and is finished in the background."
+    )
+
+
 class EntryList(BaseModel):
     entries: list[EntryOut]
     next_after_id: int | None

@@ -8,6 +8,7 @@ value and refuses to start otherwise (:mod:`hashwall.service.secret_key`).
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -103,6 +104,12 @@ class Settings(BaseSettings):
     #: How often each worker retries sweep jobs still pending this long after they were made
     #: (their in-request sweep failed); pending jobs from before a restart run at start.
     sweep_retry_seconds: float = Field(default=60.0, gt=0, le=3600)
+    #: Days a match record is kept before it is counted into ``match_rollups`` and deleted
+    #: (catalog links, records awaiting review or webhook delivery are kept regardless;
+    #: service/retention.py). 0 keeps every record forever.
+    match_record_retention_days: float = Field(default=90.0, ge=0)
+    #: How often each worker prunes match records past their retention.
+    match_record_prune_seconds: float = Field(default=3600.0, gt=0)
     #: How long a reviewer's claim on a review item holds before others may take it.
     review_claim_seconds: int = Field(default=900, ge=1)
     # Survivor portal (/portal, docs/portal.md).
@@ -202,6 +209,21 @@ class Settings(BaseSettings):
         except SecretKeyError as error:
             raise InsecureSettingsError(str(error)) from None
         return self
+
+    @model_validator(mode="after")
+    def _check_retention(self) -> Settings:
+        # The flood rule counts the last hour's records: a day keeps it well clear of that.
+        if 0 < self.match_record_retention_days < 1:
+            raise ValueError(
+                "HASHWALL_MATCH_RECORD_RETENTION_DAYS must be 0 (keep every record) or at least 1"
+            )
+        return self
+
+    @property
+    def match_record_retention(self) -> timedelta | None:
+        """How long match records are kept; None: forever."""
+        days = self.match_record_retention_days
+        return timedelta(days=days) if days else None
 
     @model_validator(mode="after")
     def _check_likeness_key(self) -> Settings:

@@ -16,6 +16,7 @@ from hashwall.service.index_snapshot import SnapshotWriter, open_index
 from hashwall.service.likeness.runtime import LikenessRuntime
 from hashwall.service.live_index import LiveIndex
 from hashwall.service.public_uploads import UploadGate
+from hashwall.service.readiness import Readiness
 from hashwall.service.record_writer import RecordWriter
 from hashwall.service.settings import Settings
 from hashwall.store import ChangeKind, Database, create_database, upgrade
@@ -43,10 +44,13 @@ class ServiceState:
     records: RecordWriter = field(init=False)  # match records, group-committed (started by the app)
     #: Public uploads being decoded in this worker (public_uploads.py, docs/security.md).
     public_uploads: UploadGate = field(init=False)
+    #: Whether the database answers, for ``/v1/ready`` (bounded cost: readiness.py).
+    readiness: Readiness = field(init=False)
 
     def __post_init__(self) -> None:
         self.records = RecordWriter(self)
         self.public_uploads = UploadGate.from_settings(self.settings)
+        self.readiness = Readiness(self.db)
 
     @classmethod
     def open(cls, settings: Settings) -> ServiceState:
@@ -90,20 +94,56 @@ class ServiceState:
         self.tailer.stop()
         self.db.dispose()
 
-    def publish(self, kind: ChangeKind, target_id: int) -> None:
-        """Apply a committed change to this worker's index now (others learn from the log)."""
+    def publish(self, kind: ChangeKind, target_id: int, *, removed: bool = False) -> None:
+        """Apply a committed change to this worker's index now (others learn from the log).
+
+        Never raises: the change is committed, so the caller's write succeeded and must be
+        answered as such. If the database cannot be read back now, this worker's change
+        tailer applies the change from the log on a later poll (every worker's tailer reads
+        every change, its own included). ``removed``: the change withdrew or deleted the
+        entry, which is then dropped from the index at once without reading anything, so
+        "stops matching before the call returns" holds even then.
+        """
+        try:
+            self._apply(kind, [target_id])
+        except Exception:
+            self._apply_failed(kind, [target_id], removed)
+
+    def publish_entries(self, entry_ids: list[int], *, removed: bool = False) -> None:
+        """:meth:`publish` for several committed entry changes at once."""
+        if not entry_ids:
+            return
+        try:
+            self._apply(ChangeKind.ENTRY, entry_ids)
+        except Exception:
+            self._apply_failed(ChangeKind.ENTRY, entry_ids, removed)
+
+    def _apply_failed(self, kind: ChangeKind, targets: list[int], removed: bool) -> None:
+        log.warning(
+            "applying committed %s change(s) %s in this worker failed; the change tailer "
+            "applies them from the log",
+            kind.value,
+            targets[:10],
+            exc_info=True,
+        )
+        if removed and kind is ChangeKind.ENTRY:
+            self.index.forget(targets)
+
+    def _apply(self, kind: ChangeKind, targets: list[int]) -> None:
         if kind is ChangeKind.ENTRY:
-            self.index.sync_entries(self.db, [target_id])
+            self.index.sync_entries(self.db, targets)
             if self.likeness is not None:
-                self.likeness.sync_entries(self.db, [target_id])
-        elif kind is ChangeKind.BANK:
-            self.index.sync_bank(self.db, target_id)
-        elif kind is ChangeKind.CATALOG:
-            self.catalog.sync_items(self.db, [target_id])
-        elif kind is ChangeKind.CATALOG_IMPORT:
-            self.catalog.sync_import(self.db, target_id)
-        else:
-            self.index.sync_import(self.db, target_id)
+                self.likeness.sync_entries(self.db, targets)
+            return
+        for target_id in targets:
+            if kind is ChangeKind.BANK:
+                self.index.sync_bank(self.db, target_id)
+            elif kind is ChangeKind.CATALOG:
+                self.catalog.sync_items(self.db, [target_id])
+            elif kind is ChangeKind.CATALOG_IMPORT:
+                self.catalog.sync_import(self.db, target_id)
+            else:
+                self.index.sync_import(self.db, target_id)
 
     def actions_enqueued(self) -> None:
         """Webhook deliveries were committed: have this worker send them now."""

@@ -246,7 +246,7 @@ def _record_row(job: SweepJob, pair: _Pair) -> dict[str, Any]:
 
 def run_job(state: ServiceState, job_id: int) -> SweepResult:
     """Sweep one job (idempotent: a finished job is not redone, records never duplicate)."""
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         job = session.get(SweepJob, job_id)
         if job is None:
             raise LookupError(f"no sweep job {job_id}")
@@ -279,7 +279,7 @@ def run_job(state: ServiceState, job_id: int) -> SweepResult:
             job.new_matches = len(ids)
             job.finished_at = utcnow()
     for entry_id in quarantined:
-        state.publish(ChangeKind.ENTRY, entry_id)
+        state.publish(ChangeKind.ENTRY, entry_id, removed=True)
     if ids:
         state.actions_enqueued()
     return SweepResult(job_id, checked, len(ids), ids)
@@ -300,7 +300,7 @@ def run_pending(state: ServiceState, *, older_than: timedelta | None = None) -> 
     query = select(SweepJob.id).where(SweepJob.status == SweepStatus.PENDING)
     if older_than is not None:
         query = query.where(SweepJob.created_at < utcnow() - older_than)
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         pending = list(session.scalars(query.order_by(SweepJob.id)))
     for job_id in pending:
         result = run_job(state, job_id)

@@ -9,6 +9,7 @@ from hashwall.store import (  # noqa: F401  (tables)
     action_models,
     catalog_models,
     exchange_models,
+    retention_models,
     takedown_models,
 )
 from hashwall.store.db import (

@@ -8,18 +8,27 @@ psycopg 3; ``postgresql://`` URLs are rewritten to name that driver explicitly.
 
 from __future__ import annotations
 
+import logging
+import random
+import sqlite3
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hashwall.store.private_files import private_dir, private_sqlite_file
+
+log = logging.getLogger("hashwall.store")
+T = TypeVar("T")
 
 SQLITE_FILE = "hashwall.db"
 #: How long a SQLite writer waits for another process's write transaction (bulk imports).
@@ -53,6 +62,34 @@ def normalize_database_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+#: Seconds to wait for a PostgreSQL connection (libpq waits forever by default): a request
+#: during an outage gets a 503 it can retry rather than hanging.
+PG_CONNECT_TIMEOUT_SECONDS = 5
+
+
+def _postgres_connect_args(parsed: URL) -> tuple[str, dict[str, Any]]:
+    """The URL for SQLAlchemy and psycopg's connection arguments.
+
+    ``?prepare_threshold=none`` turns off psycopg's server-side prepared statements, which a
+    PgBouncer in transaction mode older than 1.21 cannot carry across transactions
+    (docs/deployment.md); a number sets after how many runs a statement is prepared.
+    """
+    args: dict[str, Any] = {}
+    threshold = parsed.query.get("prepare_threshold")
+    if threshold is not None:
+        parsed = parsed.difference_update_query(["prepare_threshold"])
+        word = str(threshold).strip().lower()
+        if word in ("none", "off", "false", ""):
+            args["prepare_threshold"] = None
+        elif word.isdigit():
+            args["prepare_threshold"] = int(word)
+        else:
+            raise DatabaseUrlError("prepare_threshold must be a number or 'none'")
+    if "connect_timeout" not in parsed.query:
+        args["connect_timeout"] = PG_CONNECT_TIMEOUT_SECONDS
+    return parsed.render_as_string(hide_password=False), args
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -78,6 +115,10 @@ def _sqlite_begin(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+#: The database whose SQLite write lock this thread holds (see ``Database.session``).
+_held = threading.local()
+
+
 @dataclass
 class Database:
     """An engine plus a session factory; ``dispose()`` closes every pooled connection."""
@@ -91,21 +132,72 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     @contextmanager
-    def session(self, *, immediate: bool = False) -> Iterator[Session]:
+    def session(self, *, readonly: bool = False, immediate: bool = True) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on any error.
 
-        ``immediate``: the transaction writes rows it read (claims, state changes) and two
-        workers may do it at once. On SQLite it then holds the write lock from its start
-        (waiting up to the busy timeout for it), so its reads cannot go stale; PostgreSQL
-        needs nothing (row locks; the conditional UPDATEs decide).
+        On SQLite a transaction that may write takes the write lock at its start (``BEGIN
+        IMMEDIATE``), waiting up to the busy timeout for its turn. Why: a transaction that
+        reads first and writes later fails at once with "database is locked" when another
+        connection committed in between (its snapshot went stale; SQLite does not wait), which
+        under concurrent adds and withdrawals refused a survivor's withdrawal within 0.1 s.
+        ``readonly=True`` is for transactions that never write (lookups, index loads, the
+        change tailer): they read a snapshot and neither wait for nor hold up any writer. A
+        thread must not open a second session while it holds a writing one (it would wait
+        for its own lock): that is refused with an error. PostgreSQL needs none of this (row
+        locks; the conditional UPDATEs decide).
         """
+        writing = self.is_sqlite and immediate and not readonly
+        if writing and getattr(_held, "database", None) is self:
+            raise RuntimeError(
+                "a SQLite write session was opened while this thread holds another: "
+                "it would wait for its own lock (use readonly=True or one session)"
+            )
         with self.sessions() as session, session.begin():
-            if immediate and self.is_sqlite:
+            if writing:
                 session.connection(execution_options={_IMMEDIATE: True})
-            yield session
+                _held.database = self
+            try:
+                yield session
+            finally:
+                if writing:
+                    _held.database = None
+
+    def write(self, work: Callable[[Session], T], *, attempts: int = 4) -> T:
+        """Run ``work`` in a write transaction, again from the start when the database asks.
+
+        Why: a survivor's withdrawal or a new portal case must never be refused because the
+        service is busy. SQLite answers "database is locked" once its busy timeout is spent
+        (a long bulk write); PostgreSQL aborts one side of a deadlock or a serialisation
+        conflict and expects the client to retry. Nothing of an aborted attempt was
+        committed, so running ``work`` again is safe; ``work`` must not act outside the
+        session (publish, send) — do that after this returns.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.session() as session:
+                    return work(session)
+            except DBAPIError as error:
+                if attempt == attempts or not retryable(error):
+                    raise
+                log.warning("write transaction retried (%d/%d): %s", attempt, attempts, error.orig)
+                time.sleep(min(0.05 * 2**attempt, 1.0) * (0.5 + random.random()))
+        raise AssertionError("unreachable")
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+#: PostgreSQL's "retry this transaction" SQLSTATEs: serialisation failure, deadlock.
+_RETRY_STATES = frozenset({"40001", "40P01"})
+
+
+def retryable(error: DBAPIError) -> bool:
+    """Whether the database refused this transaction only because of another one."""
+    orig = error.orig
+    if isinstance(orig, sqlite3.OperationalError):
+        text = str(orig).lower()
+        return "database is locked" in text or "database is busy" in text
+    return getattr(orig, "sqlstate", None) in _RETRY_STATES
 
 
 def create_database(url: str, *, echo: bool = False) -> Database:
@@ -120,12 +212,22 @@ def create_database(url: str, *, echo: bool = False) -> Database:
         engine = create_engine(
             url,
             echo=echo,
+            hide_parameters=True,  # error messages reach logs: no hashes, digests or PINs
             connect_args={"check_same_thread": False, "isolation_level": None},
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     else:
-        engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        url, connect_args = _postgres_connect_args(parsed)
+        engine = create_engine(
+            url,
+            echo=echo,
+            hide_parameters=True,
+            connect_args=connect_args,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=20,
+        )
     return Database(url, engine, sessionmaker(engine, expire_on_commit=False))
 
 

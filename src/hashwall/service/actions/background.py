@@ -4,7 +4,8 @@ Started by the app after the index is loaded: the webhook sender, the sweep thre
 finishes sweep jobs left pending by a crash or restart without holding up start-up, then
 retries, every ``sweep_retry_seconds``, jobs whose in-request sweep failed, e.g. on a database
 error; a request may also hand it a job to run now, as a large bulk import does instead of
-sweeping before it answers), and the takedown thread (pending case sweeps, escalations,
+sweeping before it answers), the match-record pruner (retention.py, every
+``match_record_prune_seconds``), and the takedown thread (pending case sweeps, escalations,
 takedown calls; docs/takedown.md).
 """
 
@@ -18,6 +19,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from hashwall.service.actions.webhooks import WebhookWorker
+from hashwall.service.retention import prune_match_records
 from hashwall.service.sweep import run_job, run_pending
 from hashwall.service.takedown.worker import TakedownWorker
 
@@ -37,6 +39,9 @@ class Background:
         self._soon: queue.SimpleQueue[int] = queue.SimpleQueue()
         self.resume = threading.Thread(
             target=self._resume_sweeps, name="hashwall-sweep-resume", daemon=True
+        )
+        self.pruner = threading.Thread(
+            target=self._prune_records, name="hashwall-record-pruner", daemon=True
         )
 
     def sweep_soon(self, job_id: int) -> None:
@@ -74,11 +79,26 @@ class Background:
             self._wake.wait(max(0.0, next_pass - time.monotonic()))
             self._wake.clear()
 
+    def _prune_records(self) -> None:
+        # Every worker prunes (one would do; concurrent prunes never count a record twice).
+        retention = self.state.settings.match_record_retention
+        if retention is None:
+            return
+        period = self.state.settings.match_record_prune_seconds
+        delay = min(period, 60.0)  # not in the rush of a start
+        while not self._stop.wait(delay):
+            try:
+                prune_match_records(self.state.db, retention)
+            except Exception:
+                log.exception("pruning match records failed; retrying in %.0f s", period)
+            delay = period
+
     def start(self) -> None:
         self.state.webhooks = self.webhooks
         self.webhooks.start()
         self.resume.start()
         self.state.sweep_soon = self.sweep_soon
+        self.pruner.start()
         self.takedown.start()
 
     def stop(self) -> None:
@@ -86,6 +106,7 @@ class Background:
         self._stop.set()
         self._wake.set()
         self.resume.join(timeout=30)
+        self.pruner.join(timeout=30)
         self.takedown.stop()
         self.webhooks.stop()
         self.state.webhooks = None

@@ -77,7 +77,7 @@ class TemplateCache:
         previous one finished, so an older snapshot can never restore a revoked template."""
         ids = sorted(set(entry_ids))
         if ids:
-            with self._sync_lock, db.session() as session:
+            with self._sync_lock, db.session(readonly=True) as session:
                 self._load(session, ids)
 
     def _load(self, session: Session, entry_ids: list[int] | None) -> None:

@@ -75,7 +75,7 @@ def _check_admin_only(bank: Bank, changes: dict[str, Any], principal: Principal)
 def list_banks(
     state: State, _: Annotated[Principal, require(Permission.BANKS_READ)]
 ) -> list[BankOut]:
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         return [bank_out(b) for b in session.scalars(select(Bank).order_by(Bank.id))]
 
 
@@ -83,7 +83,7 @@ def list_banks(
 def get_bank(
     bank_id: Id, state: State, _: Annotated[Principal, require(Permission.BANKS_READ)]
 ) -> BankOut:
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         return bank_out(load_or_404(session, Bank, bank_id, "bank"))
 
 

@@ -24,6 +24,7 @@ from hashwall.service.action_schemas import (
     CatalogItemOut,
     SweepOut,
 )
+from hashwall.service.after_commit import sweep_committed
 from hashwall.service.auth import Permission, Principal, require
 from hashwall.service.catalog_index import catalog_signals
 from hashwall.service.errors import ApiError, printable
@@ -33,7 +34,7 @@ from hashwall.service.routes.common import Id, load_or_404
 from hashwall.service.routes.entries import _clean, _metadata_form
 from hashwall.service.schemas import EntrySignalOut, MatchRecordList, MatchRecordOut
 from hashwall.service.state import ServiceState, get_state
-from hashwall.service.sweep import SweepResult, new_job, run_job
+from hashwall.service.sweep import SweepResult, new_job
 from hashwall.service.uploads import hash_upload
 from hashwall.service.urls import url_problem
 from hashwall.store import Bank, Change, ChangeKind, MatchRecord
@@ -70,9 +71,14 @@ def item_out(item: CatalogItem) -> CatalogItemOut:
     )
 
 
-def sweep_out(result: SweepResult) -> SweepOut:
+def sweep_out(result: SweepResult | None, job_id: int) -> SweepOut:
+    if result is None:  # committed, swept later in the background (after_commit.py)
+        return SweepOut(
+            job_id=job_id, status="pending", checked=0, new_matches=0, match_record_ids=[]
+        )
     return SweepOut(
         job_id=result.job_id,
+        status="done",
         checked=result.checked,
         new_matches=result.new_matches,
         match_record_ids=result.record_ids,
@@ -107,8 +113,8 @@ def _register(state: ServiceState, principal: Principal, item: CatalogItem) -> C
             409, f"content_id {item.content_id!r} is already in the catalog", "content_id"
         ) from None
     state.publish(ChangeKind.CATALOG, out.id)
-    result = run_job(state, job.id)
-    return CatalogItemCreated(**out.model_dump(), sweep=sweep_out(result))
+    result = sweep_committed(state, job.id)
+    return CatalogItemCreated(**out.model_dump(), sweep=sweep_out(result, job.id))
 
 
 @router.post("/v1/catalog/items", status_code=201, response_model=CatalogItemCreated)
@@ -252,8 +258,8 @@ def import_items(
             ) from None
         return _import_out(found, False, None)
     state.publish(ChangeKind.CATALOG_IMPORT, job.id)
-    result = run_job(state, sweep.id)
-    return _import_out(job, True, sweep_out(result))
+    result = sweep_committed(state, sweep.id)
+    return _import_out(job, True, sweep_out(result, sweep.id))
 
 
 def _flush_or_conflict(session: Session) -> None:
@@ -273,7 +279,7 @@ def list_items(
     after_id: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> CatalogItemList:
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         query = (
             select(CatalogItem)
             .options(selectinload(CatalogItem.signals))
@@ -295,7 +301,7 @@ def _load_item(session: Session, item_id: int) -> CatalogItem:
 def get_item(
     item_id: Id, state: State, _: Annotated[Principal, require(Permission.CATALOG_READ)]
 ) -> CatalogItemOut:
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         return item_out(_load_item(session, item_id))
 
 
@@ -321,7 +327,7 @@ def item_matches(
     item_id: Id, state: State, _: Annotated[Principal, require(Permission.CATALOG_READ)]
 ) -> MatchRecordList:
     """The bank entries this hosted item is a known copy of."""
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         _load_item(session, item_id)
         rows = session.scalars(
             select(MatchRecord)
@@ -343,4 +349,4 @@ def sweep_bank(
         load_or_404(session, Bank, bank_id, "bank")
         job = new_job(session, SweepKind.BANK, bank_id, principal.key_id)
         session.flush()
-    return sweep_out(run_job(state, job.id))
+    return sweep_out(sweep_committed(state, job.id), job.id)

@@ -8,21 +8,30 @@ workers apply it from the change log within their poll interval.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from hashwall.hashing.record import HashRecord
+from hashwall.service.after_commit import sweep_committed, sweep_status
 from hashwall.service.auth import Permission, Principal, require
 from hashwall.service.errors import ApiError, printable
 from hashwall.service.hash_input import record_from_hashes, record_from_object
 from hashwall.service.records import signals_from_record
 from hashwall.service.routes.common import Id, load_or_404
-from hashwall.service.schemas import EntryCreate, EntryList, EntryOut, EntrySignalOut
+from hashwall.service.schemas import (
+    EntryCreate,
+    EntryCreated,
+    EntryList,
+    EntryOut,
+    EntrySignalOut,
+)
 from hashwall.service.state import ServiceState, get_state
-from hashwall.service.sweep import new_job, run_job
+from hashwall.service.sweep import new_job
 from hashwall.service.uploads import hash_upload
 from hashwall.store import Bank, Change, ChangeKind, Entry, EntryState
 from hashwall.store.catalog_models import SweepKind
@@ -76,34 +85,41 @@ def entry_out(entry: Entry) -> EntryOut:
     )
 
 
-def _store_entry(state: ServiceState, bank_id: int, entry: Entry) -> EntryOut:
-    with state.db.session() as session:
+def _store_entry(
+    state: ServiceState, bank_id: int, make_entry: Callable[[], Entry]
+) -> EntryCreated:
+    def store(session: Session) -> tuple[EntryOut, int]:
         load_or_404(session, Bank, bank_id, "bank")
+        entry = make_entry()  # a fresh object per attempt: a retried one starts clean
         session.add(entry)
         session.flush()
         session.add(Change(kind=ChangeKind.ENTRY, target_id=entry.id))
         sweep = new_job(session, SweepKind.ENTRY, entry.id, None)
         session.flush()
-        out = entry_out(entry)
+        return entry_out(entry), sweep.id
+
+    out, sweep_id = state.db.write(store)  # waits its turn when others write
     state.publish(ChangeKind.ENTRY, out.id)
-    run_job(state, sweep.id)  # known copies in the catalog are linked before we answer
-    return out
+    # Known copies in the catalog are linked before we answer, unless that fails now.
+    result = sweep_committed(state, sweep_id)
+    return EntryCreated(**out.model_dump(), sweep=sweep_status(result))
 
 
-@router.post("/v1/banks/{bank_id}/entries", status_code=201, response_model=EntryOut)
+@router.post("/v1/banks/{bank_id}/entries", status_code=201, response_model=EntryCreated)
 def add_entry(
     bank_id: Id,
     body: EntryCreate,
     state: State,
     _: Annotated[Principal, require(Permission.ENTRIES_WRITE)],
-) -> EntryOut:
+) -> EntryCreated:
     """Add one item by its hashes (one value per signal type) or a ``hashwall hash`` record."""
     if body.hashes is not None:
         record = record_from_hashes(body.hashes, "body.hashes")
     else:
         record = record_from_object(body.record, "body.record")
     label = body.label or (printable(record.path, 500) if body.record is not None else "")
-    entry = new_entry(
+    make_entry = partial(
+        new_entry,
         bank_id,
         record,
         label=label,
@@ -111,7 +127,7 @@ def add_entry(
         case_ref=body.case_ref,
         metadata=body.metadata,
     )
-    return _store_entry(state, bank_id, entry)
+    return _store_entry(state, bank_id, make_entry)
 
 
 def _metadata_form(value: str) -> dict[str, Any]:
@@ -134,7 +150,7 @@ def _clean(value: str, field: str, limit: int) -> str:
     return value
 
 
-@router.post("/v1/banks/{bank_id}/entries/upload", status_code=201, response_model=EntryOut)
+@router.post("/v1/banks/{bank_id}/entries/upload", status_code=201, response_model=EntryCreated)
 def add_entry_by_upload(
     bank_id: Id,
     state: State,
@@ -144,7 +160,7 @@ def add_entry_by_upload(
     source: Annotated[str, Form()] = "",
     case_ref: Annotated[str, Form()] = "",
     metadata: Annotated[str, Form(description="A JSON object.")] = "",
-) -> EntryOut:
+) -> EntryCreated:
     """Hash an uploaded photo or video server-side and add it; the file is not kept."""
     meta = _metadata_form(metadata)
     label = _clean(label, "label", 500)
@@ -153,7 +169,8 @@ def add_entry_by_upload(
     with state.db.session() as session:
         load_or_404(session, Bank, bank_id, "bank")
     record = hash_upload(file, state.settings.max_upload_bytes, "file")
-    entry = new_entry(
+    make_entry = partial(
+        new_entry,
         bank_id,
         record,
         label=label or record.path,  # the uploaded file's (cleaned) name
@@ -161,7 +178,7 @@ def add_entry_by_upload(
         case_ref=case_ref,
         metadata=meta,
     )
-    return _store_entry(state, bank_id, entry)
+    return _store_entry(state, bank_id, make_entry)
 
 
 @router.get("/v1/banks/{bank_id}/entries", response_model=EntryList)
@@ -175,7 +192,7 @@ def list_entries(
     after_id: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EntryList:
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         load_or_404(session, Bank, bank_id, "bank")
         query = (
             select(Entry)
@@ -196,14 +213,15 @@ def list_entries(
 def get_entry(
     entry_id: Id, state: State, _: Annotated[Principal, require(Permission.ENTRIES_READ)]
 ) -> EntryOut:
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         return entry_out(load_or_404(session, Entry, entry_id, "entry"))
 
 
 def _set_state(
     state: ServiceState, entry_id: int, target: EntryState, principal: Principal
 ) -> EntryOut:
-    with state.db.session() as session:
+
+    def change(session: Session) -> EntryOut:
         entry = load_or_404(session, Entry, entry_id, "entry")
         principal.check_bank(entry.bank_id, "entry_id")
         if entry.state is EntryState.DELETED and target is not EntryState.DELETED:
@@ -215,9 +233,11 @@ def _set_state(
                 entry.signals.clear()
             session.add(Change(kind=ChangeKind.ENTRY, target_id=entry.id))
             session.flush()
-        out = entry_out(entry)
+        return entry_out(entry)
+
+    out = state.db.write(change)  # waits its turn: never refused because others write
     # Stop matching in this worker before the caller hears back.
-    state.publish(ChangeKind.ENTRY, entry_id)
+    state.publish(ChangeKind.ENTRY, entry_id, removed=target is not EntryState.ACTIVE)
     return out
 
 

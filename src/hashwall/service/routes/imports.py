@@ -69,7 +69,7 @@ def _job_out(job: ImportJob, created: bool, sweep: SweepState) -> ImportOut:
 
 def _existing(state: ServiceState, bank_id: int, key: str) -> ImportOut | None:
     """The answer for a key already imported (with its sweep's current state), or None."""
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         job = session.scalars(
             select(ImportJob).where(ImportJob.bank_id == bank_id, ImportJob.idempotency_key == key)
         ).first()
@@ -131,10 +131,7 @@ def _store(
 
 def _after_commit(state: ServiceState, job: ImportJob, sweep_id: int) -> SweepState:
     """Index the committed import here and sweep it, never failing: it is stored."""
-    try:
-        state.publish(ChangeKind.IMPORT, job.id)
-    except Exception:  # the change tailer indexes it from the change log instead
-        log.exception("indexing import %d in this worker failed; the change log will", job.id)
+    state.publish(ChangeKind.IMPORT, job.id)  # never raises (the change tailer catches up)
     if job.entry_count > SWEEP_INLINE_MAX:
         if state.sweep_soon is not None:
             state.sweep_soon(sweep_id)
@@ -166,7 +163,7 @@ def import_entries(
     _check_form(state, file, form)
     kind = detect(file.file) if format == "auto" else format
     key = idempotency_key or f"sha256:{file_sha256(file.file)}"
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         load_or_404(session, Bank, bank_id, "bank")
     found = _existing(state, bank_id, key)
     if found is not None:

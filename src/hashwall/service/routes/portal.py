@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -25,6 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 from sqlalchemy import Row, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from hashwall.hashing.record import HashRecord, RecordFormatError, record_from_json
 from hashwall.nesting import TooDeep, loads_json
@@ -57,6 +59,7 @@ from hashwall.store.portal_models import (
     PortalCaseEntry,
     PortalRemoval,
 )
+from hashwall.store.retention_models import NO_KEY, MatchRollup
 
 log = logging.getLogger("hashwall.service.portal")
 M = TypeVar("M", bound=BaseModel)
@@ -370,6 +373,36 @@ def _eligible(body: CaseCreate) -> None:
         raise ApiError(422, "consent is needed to add the hashes to the bank", "body.consent")
 
 
+def _store_case(
+    bank_id: int,
+    number: str,
+    pin_hash: str,
+    records: list[HashRecord],
+    include_names: bool,
+    session: Session,
+) -> tuple[int, list[int]]:
+    """Write a new case and its entries in ``session``; returns (case id, entry ids)."""
+    entries = [
+        new_entry(
+            bank_id,
+            record,
+            label=printable(record.path, 500) if include_names else "",
+            source="portal",
+            case_ref=number,
+        )
+        for record in records
+    ]
+    case = PortalCase(number=number, pin_hash=pin_hash, bank_id=bank_id)
+    session.add(case)
+    session.add_all(entries)
+    session.flush()
+    if holds_new_entries(session, bank_id):
+        hold_for_review(session, entries)
+    session.add_all(PortalCaseEntry(case_id=case.id, entry_id=e.id) for e in entries)
+    session.add_all(Change(kind=ChangeKind.ENTRY, target_id=e.id) for e in entries)
+    return case.id, [e.id for e in entries]
+
+
 def _create_case(state: ServiceState, body: CaseCreate) -> dict[str, Any]:
     records = _records(state, body)
     bank_id = _portal_bank(state)
@@ -377,34 +410,16 @@ def _create_case(state: ServiceState, body: CaseCreate) -> dict[str, Any]:
     pin_hash = hash_pin(pin.replace("-", ""), state.settings.portal_scrypt_n)
     for attempt in range(5):
         number = new_case_number()
-        entries = [
-            new_entry(
-                bank_id,
-                record,
-                label=printable(record.path, 500) if body.include_names else "",
-                source="portal",
-                case_ref=number,
-            )
-            for record in records
-        ]
         try:
-            with state.db.session() as session:
-                case = PortalCase(number=number, pin_hash=pin_hash, bank_id=bank_id)
-                session.add(case)
-                session.add_all(entries)
-                session.flush()
-                if holds_new_entries(session, bank_id):
-                    hold_for_review(session, entries)
-                session.add_all(PortalCaseEntry(case_id=case.id, entry_id=e.id) for e in entries)
-                session.add_all(Change(kind=ChangeKind.ENTRY, target_id=e.id) for e in entries)
-                case_id = case.id
+            store = partial(_store_case, bank_id, number, pin_hash, records, body.include_names)
+            case_id, entry_ids = state.db.write(store)  # waits its turn, never refused as busy
             break
         except IntegrityError:  # the random case number was taken (or the bank vanished)
             if attempt == 4:
                 raise
-    entry_ids = [e.id for e in entries]
     # Matchable in this worker before the person hears back; others follow the change log.
-    state.index.sync_entries(state.db, entry_ids)
+    # Never fails the answer: the case is committed and its number and PIN are shown once.
+    state.publish_entries(entry_ids)
     log.info("portal case %d created with %d entries", case_id, len(entry_ids))
     return {"case_number": number, "pin": pin, "entries": len(entry_ids)}
 
@@ -438,10 +453,21 @@ def _status(state: ServiceState, case_id: int) -> dict[str, Any]:
             .where(MatchRecord.entry_id.in_(entry_ids))
             .group_by(MatchRecord.api_key_id, Bank.name)
         ).all()
+        pruned = session.execute(  # records past their retention, counted (retention.py)
+            select(
+                MatchRollup.api_key_id,
+                Bank.name,
+                MatchRollup.first_record_id,
+                MatchRollup.matches,
+                MatchRollup.removals,
+            )
+            .join(Bank, Bank.id == MatchRollup.bank_id)
+            .where(MatchRollup.entry_id.in_(entry_ids))
+        ).all()
         bank_enabled = session.scalar(select(Bank.enabled).where(Bank.id == case.bank_id))
         number, case_state = case.number, case.state
         created, withdrawn = case.created_at, case.withdrawn_at
-    platforms = _platforms(rows)
+    platforms = _platforms(_with_pruned(rows, pruned))
     return {
         "case_number": number,
         "state": case_state.value,
@@ -460,7 +486,29 @@ def _status(state: ServiceState, case_id: int) -> dict[str, Any]:
     }
 
 
-def _platforms(rows: Sequence[Row[int | None, str, int, int, int]]) -> list[dict[str, Any]]:
+PlatformRow = tuple[int | None, str, int, int, int]
+
+
+def _with_pruned(
+    live: Sequence[Row[int | None, str, int, int, int]],
+    pruned: Sequence[Row[int, str, int, int, int]],
+) -> list[PlatformRow]:
+    """Per (API key, bank): the earliest record id and the sums, over live and pruned records
+    (a record made without a key is counted under NO_KEY in both)."""
+    merged: dict[tuple[int, str], list[int]] = {}
+    for key_id, bank, first, matches, removals in [*live, *pruned]:
+        key = (NO_KEY if key_id is None else key_id, bank)
+        if key in merged:
+            total = merged[key]
+            total[0] = min(total[0], first)
+            total[1] += int(matches)
+            total[2] += int(removals)
+        else:
+            merged[key] = [first, int(matches), int(removals)]
+    return [(key_id, bank, t[0], t[1], t[2]) for (key_id, bank), t in merged.items()]
+
+
+def _platforms(rows: Sequence[PlatformRow]) -> list[dict[str, Any]]:
     """Matches and removals per platform, named neutrally ("platform 1", "platform 2", in the
     order they first matched): the API keys' names are the operator's internal labels (and
     could name a partner), which a person holding a case number and PIN has no need of."""
@@ -487,29 +535,34 @@ def _iso(moment: datetime) -> str:
 
 
 def _withdraw(state: ServiceState, case_id: int) -> dict[str, Any]:
-    with state.db.session() as session:
-        case = session.get(PortalCase, case_id)
-        assert case is not None
-        entries = session.scalars(
-            select(Entry).where(
-                Entry.id.in_(
-                    select(PortalCaseEntry.entry_id).where(PortalCaseEntry.case_id == case_id)
-                ),
-                # active or held (quarantined): everything that is not already gone
-                Entry.state.notin_([EntryState.WITHDRAWN, EntryState.DELETED]),
-            )
-        ).all()
-        for entry in entries:
-            entry.state = EntryState.WITHDRAWN
-            session.add(Change(kind=ChangeKind.ENTRY, target_id=entry.id))
-        if case.state is not CaseState.WITHDRAWN:
-            case.state = CaseState.WITHDRAWN
-            case.withdrawn_at = datetime.now(UTC)
-        entry_ids = [entry.id for entry in entries]
+    entry_ids = state.db.write(lambda session: _withdraw_rows(session, case_id))
     # Stop matching in this worker before the response; others follow the change log.
-    state.index.sync_entries(state.db, entry_ids)
+    state.publish_entries(entry_ids, removed=True)
     log.info("portal case %d withdrawn (%d entries)", case_id, len(entry_ids))
     return _status(state, case_id)
+
+
+def _withdraw_rows(session: Session, case_id: int) -> list[int]:
+    """Withdraw the case and every entry of it that is not gone yet (one transaction,
+    retried as a whole when the database is busy: a withdrawal is never refused)."""
+    case = session.get(PortalCase, case_id)
+    assert case is not None
+    entries = session.scalars(
+        select(Entry).where(
+            Entry.id.in_(
+                select(PortalCaseEntry.entry_id).where(PortalCaseEntry.case_id == case_id)
+            ),
+            # active or held (quarantined): everything that is not already gone
+            Entry.state.notin_([EntryState.WITHDRAWN, EntryState.DELETED]),
+        )
+    ).all()
+    for entry in entries:
+        entry.state = EntryState.WITHDRAWN
+        session.add(Change(kind=ChangeKind.ENTRY, target_id=entry.id))
+    if case.state is not CaseState.WITHDRAWN:
+        case.state = CaseState.WITHDRAWN
+        case.withdrawn_at = datetime.now(UTC)
+    return [entry.id for entry in entries]
 
 
 @router.post(

@@ -35,7 +35,7 @@ def list_quarantined(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> QuarantineList:
     """Entries now in quarantine with why (distinct items in the hour, threshold)."""
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         entries = session.scalars(
             select(Entry)
             .options(selectinload(Entry.signals))

@@ -64,7 +64,7 @@ def list_reviews(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ReviewList:
     """Review items, oldest first (default: pending ones)."""
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         query = (
             select(ReviewItem, MatchRecord)
             .join(MatchRecord, MatchRecord.id == ReviewItem.match_record_id)
@@ -105,7 +105,7 @@ def _check_claim(state: ServiceState, item: ReviewItem, principal: Principal) ->
 def get_review(
     review_id: Id, state: State, _: Annotated[Principal, require(Permission.REVIEW)]
 ) -> ReviewOut:
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         return review_out(*_load(state, session, review_id))
 
 

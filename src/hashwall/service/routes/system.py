@@ -29,8 +29,23 @@ State = Annotated[ServiceState, Depends(get_state)]
 
 @router.get("/health", tags=["system"])
 def health() -> dict[str, str]:
-    """Liveness; the only endpoint that needs no API key (and reveals nothing)."""
+    """Liveness: the process answers. Needs no API key (and reveals nothing)."""
     return {"status": "ok", "version": __version__}
+
+
+@router.get("/ready", tags=["system"], responses={503: {"description": "not ready"}})
+def ready(state: State) -> dict[str, str]:
+    """Readiness for a load balancer: this worker's index is loaded and its database
+    answers (checked at most once a second per worker). Needs no API key."""
+    if not state.readiness.ready():
+        raise ApiError(
+            503,
+            "this host cannot reach its database; send requests to another host",
+            None,
+            {"Retry-After": "2"},
+            code="database_unavailable",
+        )
+    return {"status": "ready"}
 
 
 @router.post("/hash", tags=["hashing"])
@@ -52,7 +67,7 @@ def list_match_records(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> MatchRecordList:
     """Stored match records, oldest first (page with ``after_id``)."""
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         query = select(MatchRecord).where(MatchRecord.id > after_id)
         if bank_id is not None:
             query = query.where(MatchRecord.bank_id == bank_id)
@@ -84,7 +99,7 @@ def create_key(
 def list_keys(
     state: State, _: Annotated[Principal, require(Permission.KEYS_ADMIN)]
 ) -> list[KeyOut]:
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         rows = session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
         return [KeyOut.model_validate(r, from_attributes=True) for r in rows]
 

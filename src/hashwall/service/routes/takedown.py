@@ -24,7 +24,7 @@ from hashwall.service import takedown
 from hashwall.service.auth import Permission, Principal, Role, authenticate, require
 from hashwall.service.body_rules import FRAMING_ALLOWANCE, accepts
 from hashwall.service.client_address import client_key
-from hashwall.service.errors import ApiError
+from hashwall.service.errors import ApiError, validation_body
 from hashwall.service.portal import Rule, Throttles
 from hashwall.service.public_uploads import Busy
 from hashwall.service.settings import Settings
@@ -56,8 +56,7 @@ def actor_of(principal: Principal) -> str:
 
 
 def _intake_error(error: IntakeError) -> JSONResponse:
-    problems = [{"field": e.field, "message": e.message} for e in error.errors]
-    return JSONResponse({"error": problems}, 422)
+    return JSONResponse(validation_body([(e.field, e.message) for e in error.errors]), 422)
 
 
 def _not_found(error: LookupError, field: str) -> ApiError:

@@ -87,7 +87,7 @@ def create_webhook(
 def list_webhooks(
     bank_id: Id, state: State, _: Annotated[Principal, require(Permission.WEBHOOKS)]
 ) -> list[WebhookOut]:
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         load_or_404(session, Bank, bank_id, "bank")
         hooks = session.scalars(
             select(BankWebhook).where(BankWebhook.bank_id == bank_id).order_by(BankWebhook.id)
@@ -122,7 +122,7 @@ def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> DeliveryList:
     """The delivery log: attempts, last status code or error, next attempt."""
-    with state.db.session() as session:
+    with state.db.session(readonly=True) as session:
         principal.check_bank(_load_hook(session, webhook_id).bank_id, "webhook_id")
         query = (
             select(WebhookDelivery)
