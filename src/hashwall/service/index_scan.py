@@ -73,6 +73,11 @@ class IndexSource:
         owner = self.owner_model
         return select(owner.id).where(getattr(owner, self.import_column) == import_id)
 
+    def of_import_ids(self, import_ids: list[int]) -> Select[int]:
+        """The owners of these imports (a few ids: one indexed lookup each)."""
+        owner = self.owner_model
+        return select(owner.id).where(getattr(owner, self.import_column).in_(import_ids))
+
     def of_imports(self, import_ids: Select[Any]) -> Select[int]:
         """The owners of the imports that ``import_ids`` selects."""
         owner = self.owner_model
@@ -309,6 +314,19 @@ def _aligned(chunk: SignalChunk, row: Any) -> bool:
 def _checksum_holds(ids: Int64Array, paired: Int64Array, from_database: Any) -> bool:
     """sum((id % prime) * paired) over the parsed rows equals the database's own sum."""
     return int(np.sum(ids % _CHECK_PRIME * paired)) == int(from_database or 0)
+
+
+def import_owners(connection: Connection, source: IndexSource, import_ids: list[int]) -> Int64Array:
+    """The active owners of these imports, aggregated into one string by the database (a
+    million ids as rows cost ~1 s in Python, as one string ~0.1 s)."""
+    dialect = connection.dialect.name
+    jobs = ", ".join(str(int(i)) for i in import_ids)
+    query = text(
+        f"SELECT count(*) AS n, {_concat(dialect, 'id')} AS ids FROM {source.owner_table} "
+        f"WHERE {source.import_column} IN ({jobs}) AND state = :state"
+    )
+    row = connection.execute(query, {"state": source.active.value}).one()
+    return ints(row.ids, row.n)
 
 
 def ints(joined: str | None, count: int) -> Int64Array:

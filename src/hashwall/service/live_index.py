@@ -42,6 +42,7 @@ from sqlalchemy import CompoundSelect, Select, select
 from sqlalchemy.orm import Session
 
 from hashwall.index import HammingIndex, VideoFrameIndex
+from hashwall.service.index_bulk import Additions
 from hashwall.service.index_scan import (
     DIGESTS,
     ENTRIES,
@@ -50,6 +51,7 @@ from hashwall.service.index_scan import (
     SignalChunk,
     SignalRow,
     active_owners,
+    import_owners,
     signal_chunks,
     snapshot_connection,
     video_rows,
@@ -64,6 +66,8 @@ from hashwall.store import Bank, Database
 log = logging.getLogger("hashwall.service")
 
 _SYNC_CHUNK = 500
+#: New signal rows of one sync from which they are appended to the base, not the overlay.
+BULK_MIN = 20_000
 #: ``entry_source`` of entries a curator (or an exchange the operator set up) added.
 CURATED = "curated"
 
@@ -231,6 +235,68 @@ class _Base:
             variant_names, digests,
         )  # fmt: skip
 
+    def extended(self, add: Additions) -> _Base:
+        """A new base holding this one plus ``add``'s owners (none of them in this base).
+
+        Positions move only when a new id sorts before an old one (PostgreSQL may hand an
+        import ids below those of entries committed before it); owners are then remapped.
+        Costs a copy of every column: for bulk imports, not for single entries."""
+        new_ids, new_banks = add.owner_columns()
+        old_count = len(self.entry_ids)
+        entry_ids = np.concatenate([self.entry_ids, new_ids])
+        bank_ids = np.concatenate([self.bank_ids, new_banks])
+        alive = np.concatenate([self.alive, np.ones(len(new_ids), bool)])
+        moved: Int64Array | None = None
+        if old_count and len(new_ids) and new_ids[0] <= self.entry_ids[-1]:
+            order = np.argsort(entry_ids, kind="stable")
+            moved = np.empty(len(order), np.int64)
+            moved[order] = np.arange(len(order))
+            entry_ids, bank_ids, alive = entry_ids[order], bank_ids[order], alive[order]
+        owner_type = np.int32 if len(entry_ids) < 2**31 else np.int64
+
+        def owners_of(old: IntArray, new_owner_ids: Int64Array) -> IntArray:
+            new = old_count + np.searchsorted(new_ids, new_owner_ids)
+            both = np.concatenate([old.astype(np.int64), new])
+            return (both if moved is None else moved[both]).astype(owner_type)
+
+        rows, row_owner_ids, row_variants, _hashes = add.pdq_columns()
+        names = list(self.variant_names)
+        codes = {name: i for i, name in enumerate(names)}
+        for name in dict.fromkeys(row_variants):
+            codes.setdefault(name, len(names))
+            if len(names) < len(codes):
+                names.append(name)
+        new_codes = np.fromiter((codes[v] for v in row_variants), np.int32, len(row_variants))
+        pdq_rows = np.concatenate([self.pdq_rows, rows])
+        pdq_owners = owners_of(self.pdq_owners, row_owner_ids)
+        pdq_variants = np.concatenate([self.pdq_variants, new_codes])
+        if not _sorted_within(pdq_rows, len(pdq_rows)):
+            order = np.argsort(pdq_rows, kind="stable")
+            pdq_rows, pdq_owners, pdq_variants = (
+                pdq_rows[order],
+                pdq_owners[order],
+                pdq_variants[order],
+            )
+        in_owner_order = len(pdq_owners) < 2 or bool(np.all(pdq_owners[1:] >= pdq_owners[:-1]))
+        digests: dict[str, _Digests] = {}
+        for kind in DIGESTS:
+            new_owner_ids, raw = add.digest_columns(kind)
+            width = FIXED_BYTES[kind]
+            old = self.digests.get(kind)
+            old_values = old.values if old is not None else np.zeros(0, f"S{width}")
+            old_owners = old.owners if old is not None else np.zeros(0, np.int64)
+            values = np.concatenate(
+                [old_values, np.ascontiguousarray(raw).view(f"S{width}").reshape(len(raw))]
+            )
+            owners = owners_of(old_owners, new_owner_ids)
+            order = np.argsort(values, kind="stable")
+            digests[kind] = _Digests(values[order], owners[order])
+        return _Base(
+            entry_ids, bank_ids, alive, pdq_rows, pdq_owners, pdq_variants,
+            None if in_owner_order else np.argsort(pdq_owners, kind="stable"),
+            tuple(names), digests,
+        )  # fmt: skip
+
     def pdq_rows_of(self, positions: IntArray) -> Int64Array:
         """The PDQ signal rows of these entries (positions): two binary searches each, not a
         pass over the whole owner column (~45 ms at 10M rows)."""
@@ -354,7 +420,7 @@ class LiveIndex:
         turned into numpy columns at once; no Python object per row. Entries and signals are
         two plain scans (a join cost more), matched up with binary searches.
         """
-        with self.lock, _gc_paused():
+        with self.lock, gc_paused():
             connection = snapshot_connection(session)
             self._load_banks(session)
             entry_ids, bank_ids = active_owners(connection, self.source)
@@ -405,7 +471,7 @@ class LiveIndex:
         :meth:`load_all`; bank settings and vPDQ frames (few, and large) are read from the
         database. The caller then replays the changes made since the snapshot."""
         base, pdq = snapshot
-        with self.lock, _gc_paused():
+        with self.lock, gc_paused():
             self._load_banks(session)
             self.pdq, self._base = pdq, base
             self._base_alive = int(base.alive.sum())
@@ -533,14 +599,104 @@ class LiveIndex:
         the withdrawn entry back. Under the lock, each sync reads state at least as new as
         the one before it.
 
-        Every removal is applied before any addition: an entry deleted in the same batch may
-        have held a signal row id that a new entry now holds (SQLite reused the largest
-        rowid before migration 0011), and the Hamming index refuses an id it already has.
+        Within each of the two steps (entries named, then imports' entries), removals are
+        applied before additions: an entry deleted in the same batch may have held a signal
+        row id that a new entry now holds (SQLite reused the largest rowid before migration
+        0011), and the Hamming index refuses an id it already has. Across the steps that
+        cannot happen since 0011: a new signal row never gets an old row's id.
         """
+        ids = set(entry_ids)
+        if ids:
+            self._sync_ids(db, ids)
+        jobs = sorted(set(import_jobs))
+        if jobs:
+            # An import's entries are selected by a join on the job, never listed in ``IN``
+            # chunks (a million-entry import made 2,000 such queries, and ~20 s).
+            self._sync_imports(db, jobs)
+
+    def _sync_imports(self, db: Database, jobs: list[int]) -> None:
+        """Converge the entries of these imports, joined on the job in the database.
+
+        Entries no longer active are removed; active ones not indexed yet are read as
+        columns (:class:`Additions`) and, when there are many (a bulk import), appended to the
+        base in one step, or else added to the overlay as single entries are. Entries
+        already indexed (a replayed change) are skipped; a base entry that became active
+        again goes through the overlay, as in :meth:`sync`."""
+        source = self.source
+        owner = source.owner_model
+        of_jobs = getattr(owner, source.import_column).in_(jobs)
+        with self.lock, db.session(readonly=True) as session, gc_paused():
+            gone = select(owner.id).where(of_jobs, owner.state != source.active)
+            self._remove(list(session.scalars(gone)))
+            if self._all_indexed(import_owners(session.connection(), source, jobs)):
+                return  # a replayed change (this worker's own import, say): nothing to read
+            rows = (
+                source.signal_rows()
+                .where(of_jobs, owner.state == source.active)
+                .order_by(source.signal_model.id)
+            )
+            fresh = Additions()
+            single: list[SignalRow] = []
+            kept: list[SignalRow] | None = []  # the new rows, until they are too many
+            streamed = session.connection().execution_options(yield_per=_SYNC_CHUNK * 100)
+            for part in streamed.execute(rows).partitions():
+                new, again = self._unindexed(part)
+                fresh.add(new)
+                single.extend(again)
+                if kept is not None:
+                    kept.extend(new)
+                    if fresh.rows >= BULK_MIN:
+                        kept = None
+            if kept is None:
+                self._append_to_base(fresh)
+            else:
+                single.extend(kept)
+            self._add_rows(single)
+
+    def _all_indexed(self, owner_ids: Int64Array) -> bool:
+        """Whether every one of these owners can match already (vectorised over the base)."""
+        base = self._base
+        position = _find_many(base.entry_ids, owner_ids)
+        alive = position >= 0
+        alive[alive] = base.alive[position[alive]]
+        return all(i in self._entries for i in owner_ids[~alive].tolist())
+
+    def _unindexed(self, rows: Sequence[Any]) -> tuple[list[SignalRow], list[SignalRow]]:
+        """Rows of owners in neither layer, and rows of base owners no longer alive (those
+        re-enter through the overlay); rows of indexed owners are dropped."""
+        if not rows:
+            return [], []
+        base = self._base
+        owners = np.fromiter((row[1] for row in rows), np.int64, len(rows))
+        position = _find_many(base.entry_ids, owners)
+        in_base = position >= 0
+        overlay = self._entries
+        new: list[SignalRow] = []
+        again: list[SignalRow] = []
+        for row, pos, known in zip(rows, position.tolist(), in_base.tolist(), strict=True):
+            if row[1] in overlay:
+                continue
+            if not known:
+                new.append(tuple(row))
+            elif not base.alive[pos]:
+                again.append(tuple(row))
+        return new, again
+
+    def _append_to_base(self, fresh: Additions) -> None:
+        """Swap in a base extended by ``fresh`` (the owners become visible), then index their
+        PDQ rows and videos: a search never finds a row without its owner."""
+        base = self._base.extended(fresh)
+        added = len(base.entry_ids) - len(self._base.entry_ids)
+        self._base = base
+        self._base_alive += added
+        rows, _owners, _variants, hashes = fresh.pdq_columns()
+        if len(rows):
+            self.pdq.add(rows, hashes)
+        for entry_id, value in fresh.videos:
+            self._add_video(entry_id, value)
+
+    def _sync_ids(self, db: Database, ids: set[int]) -> None:
         with self.lock, db.session(readonly=True) as session:
-            ids = set(entry_ids)
-            for job_id in import_jobs:
-                ids.update(session.scalars(self.source.of_import(job_id)))
             missing: list[int] = []
             for chunk in _sync_chunks(sorted(ids)):
                 active = set(session.scalars(self.source.active_among(chunk)))
@@ -677,7 +833,9 @@ def _joined(parts: list[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:
 
 
 @contextmanager
-def _gc_paused() -> Iterator[None]:
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while millions of small objects are made (each pass
+    would rescan them all); reference counting still frees them."""
     enabled = gc.isenabled()
     gc.disable()
     try:

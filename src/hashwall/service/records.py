@@ -17,22 +17,31 @@ from hashwall.signals.pdq import PdqDigest
 from hashwall.signals.vpdq import VpdqFrame
 from hashwall.store import EntrySignal
 
+#: A stored signal row's values: (signal_type, variant, value, quality).
+SignalValues = tuple[str, str, str, int | None]
 
-def signals_from_record(record: HashRecord) -> list[EntrySignal]:
-    rows: list[EntrySignal] = []
+
+def signal_values(record: HashRecord) -> list[SignalValues]:
+    """The rows an entry stores for a record, as plain tuples (bulk imports write these
+    without building ORM objects; :func:`signals_from_record` wraps them)."""
+    rows: list[SignalValues] = []
     if record.pdq is not None:
-        rows.append(_row("pdq", "original", record.pdq.hash, record.pdq.quality))
+        rows.append(("pdq", "original", record.pdq.hash, record.pdq.quality))
     if record.pdq_borderless is not None:
         digest = record.pdq_borderless.digest
-        rows.append(_row("pdq", "borderless", digest.hash, digest.quality))
+        rows.append(("pdq", "borderless", digest.hash, digest.quality))
     if record.vpdq:
         frames = json.dumps([frame.as_json() for frame in record.vpdq], separators=(",", ":"))
-        rows.append(_row("vpdq", "original", frames, None))
+        rows.append(("vpdq", "original", frames, None))
     if record.md5:
-        rows.append(_row("md5", "original", record.md5, None))
+        rows.append(("md5", "original", record.md5, None))
     if record.sha256:
-        rows.append(_row("sha256", "original", record.sha256, None))
+        rows.append(("sha256", "original", record.sha256, None))
     return rows
+
+
+def signals_from_record(record: HashRecord) -> list[EntrySignal]:
+    return [_row(*values) for values in signal_values(record)]
 
 
 def _row(signal_type: str, variant: str, value: str, quality: int | None) -> EntrySignal:

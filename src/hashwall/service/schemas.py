@@ -187,6 +187,11 @@ class ImportOut(BaseModel):
     entry_count: int
     created: bool = Field(description="False when this key was already imported (nothing added).")
     created_at: datetime
+    sweep: Literal["done", "pending"] = Field(
+        description="Whether the retroactive sweep against the catalog finished before this "
+        "answer; 'pending': the server finishes it in the background (the import itself is "
+        "committed and matchable either way)."
+    )
 
 
 # ---------------------------------------------------------------------- matching

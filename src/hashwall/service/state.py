@@ -37,6 +37,8 @@ class ServiceState:
     likeness: LikenessRuntime | None = None  # enrolled templates in memory (docs/likeness.md)
     #: Wakes this worker's takedown sender (set while the takedown thread runs).
     takedown_waker: Callable[[], None] | None = None
+    #: Hands a sweep job to this worker's background sweep thread (set while it runs).
+    sweep_soon: Callable[[int], None] | None = None
     #: Start-up snapshots being written in the background (docs/service.md).
     snapshots: SnapshotWriter = field(default_factory=SnapshotWriter)
     records: RecordWriter = field(init=False)  # match records, group-committed (started by the app)

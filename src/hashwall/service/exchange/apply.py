@@ -5,8 +5,10 @@ the source's own id for the item, its state and its hashes. An id seen before is
 ``exchange_links`` and its entry updated (a withdrawal or deletion appends a change row, the
 same path ``POST /v1/entries/{id}/withdraw`` takes, so every worker stops matching it); a new id
 becomes an entry of one import job, so workers load the batch with a single change row and the
-retroactive sweep covers it. ``deleted`` is terminal, as in the entries API, and a locally
-quarantined entry stays held for review even when the source still calls it active.
+retroactive sweep covers it. New entries are written by the file imports' bulk writer
+(:mod:`hashwall.service.bulk_entries`), not as ORM objects. ``deleted`` is terminal, as in the
+entries API, and a locally quarantined entry stays held for review even when the source still
+calls it active.
 """
 
 from __future__ import annotations
@@ -16,15 +18,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from hashwall.hashing.record import HashRecord
-from hashwall.service.records import signals_from_record
+from hashwall.service.bulk_entries import BulkRow, EntryDefaults, EntryFields, write_entries
+from hashwall.service.records import signal_values
 from hashwall.service.sweep import new_job
 from hashwall.store import Change, ChangeKind, Entry, EntryState, ImportJob
 from hashwall.store.catalog_models import SweepKind
 from hashwall.store.exchange_models import ExchangeLink, ExchangeSource
+from hashwall.store.models import utcnow
 
 _CHUNK = 500
 _FLUSH_EVERY = 1000
@@ -144,8 +148,7 @@ def apply_items(
     result = ApplyResult()
     links = _links(session, bank_id, origin, list(latest))
     existing = _entries(session, sorted(set(links.values())))
-    job: ImportJob | None = None
-    fresh: list[tuple[str, Entry]] = []
+    fresh: list[tuple[str, RemoteItem]] = []
     for remote_id, item in latest.items():
         entry = existing.get(links.get(remote_id, 0))
         if entry is not None:
@@ -159,24 +162,10 @@ def apply_items(
         if item.record is None or item.state not in (EntryState.ACTIVE, EntryState.QUARANTINED):
             result.skipped += 1  # never seen and not matchable: nothing to stop or to add
             continue
-        if job is None:
-            key = f"exchange:{job_format}:{uuid.uuid4()}"
-            job = ImportJob(bank_id=bank_id, idempotency_key=key, format=job_format[:16])
-            job.entry_count = 0
-            session.add(job)
-            session.flush()
-        entry = _new_entry(bank_id, item, job.id)
-        session.add(entry)
-        fresh.append((remote_id, entry))
-        if len(fresh) % _FLUSH_EVERY == 0:
-            session.flush()
+        fresh.append((remote_id, item))
     session.flush()
-    for remote_id, entry in fresh:
-        session.add(
-            ExchangeLink(bank_id=bank_id, origin=origin, remote_id=remote_id, entry_id=entry.id)
-        )
-    if job is not None:
-        job.entry_count = len(fresh)
+    if fresh:
+        job = _store_fresh(session, bank_id, origin, fresh, job_format)
         session.add(Change(kind=ChangeKind.IMPORT, target_id=job.id))
         sweep = new_job(session, SweepKind.IMPORT, job.id, None)
         session.flush()
@@ -185,16 +174,37 @@ def apply_items(
     return result
 
 
-def _new_entry(bank_id: int, item: RemoteItem, job_id: int) -> Entry:
-    assert item.record is not None
-    return Entry(
-        bank_id=bank_id,
-        state=item.state,
-        content_type=str(item.record.content_type),
-        label=item.label,
-        source=item.source,
-        case_ref=item.case_ref,
-        meta=dict(item.metadata),
-        import_job_id=job_id,
-        signals=signals_from_record(item.record),
+def _store_fresh(
+    session: Session,
+    bank_id: int,
+    origin: str,
+    fresh: list[tuple[str, RemoteItem]],
+    job_format: str,
+) -> ImportJob:
+    """New items as entries of one import job, written by the bulk writer (as file imports
+    are), each linked to its remote id."""
+    key = f"exchange:{job_format}:{uuid.uuid4()}"
+    job = ImportJob(bank_id=bank_id, idempotency_key=key, format=job_format[:16])
+    job.entry_count = len(fresh)
+    session.add(job)
+    session.flush()  # on SQLite this write takes the write lock before ids are allocated
+    ids: list[int] = []
+    write_entries(
+        session,
+        (_bulk_row(item) for _remote_id, item in fresh),
+        EntryDefaults(bank_id, job.id, "", "", utcnow()),
+        ids=ids,
     )
+    links = [
+        {"bank_id": bank_id, "origin": origin, "remote_id": remote_id, "entry_id": entry_id}
+        for (remote_id, _item), entry_id in zip(fresh, ids, strict=True)
+    ]
+    for start in range(0, len(links), _FLUSH_EVERY):
+        session.execute(insert(ExchangeLink), links[start : start + _FLUSH_EVERY])
+    return job
+
+
+def _bulk_row(item: RemoteItem) -> BulkRow:
+    assert item.record is not None
+    fields = EntryFields(item.state, item.source, item.case_ref, dict(item.metadata))
+    return str(item.record.content_type), item.label, signal_values(item.record), fields

@@ -29,9 +29,9 @@ from hashwall.service.auth import Permission, Principal, require
 from hashwall.service.catalog_index import catalog_signals
 from hashwall.service.errors import ApiError, printable
 from hashwall.service.hash_input import record_from_hashes, record_from_object
+from hashwall.service.import_parse import lines
 from hashwall.service.routes.common import Id, load_or_404
 from hashwall.service.routes.entries import _clean, _metadata_form
-from hashwall.service.routes.imports import _lines
 from hashwall.service.schemas import EntrySignalOut, MatchRecordList, MatchRecordOut
 from hashwall.service.state import ServiceState, get_state
 from hashwall.service.sweep import SweepResult, new_job
@@ -229,7 +229,7 @@ def import_items(
             session.add(job)
             session.flush()
             seen: dict[str, int] = {}
-            for number, line in _lines(file):
+            for number, line in lines(file.file):
                 if not line.strip() or line.lstrip().startswith("#"):
                     continue
                 content_id, url, meta, record = _parse_line(number, line)
