@@ -1,6 +1,6 @@
 """match_rollups: counts kept from match records past their retention
 
-Revision ID: 0016_match_rollups
+Revision ID: 0015_match_rollups
 Revises: 0014_public_entries
 Create Date: 2026-12-07 23:40:00
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016_match_rollups"
+revision = "0015_match_rollups"
 down_revision = "0014_public_entries"
 branch_labels = None
 depends_on = None
