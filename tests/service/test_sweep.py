@@ -14,7 +14,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from hashwall.hashing import HashOptions, hash_file
-from hashwall.service.routes import imports as imports_module
+from hashwall.service import after_commit
 from hashwall.service.settings import Settings
 from hashwall.store import MatchRecord, create_database
 from hashwall.store.catalog_models import SweepJob, SweepStatus
@@ -187,7 +187,7 @@ def test_sweep_interrupted_after_commit_finishes_at_next_start(
     def crash(_state: object, _job_id: int) -> None:
         raise Killed
 
-    monkeypatch.setattr(imports_module, "run_job", crash)
+    monkeypatch.setattr(after_commit, "run_job", crash)
     # The import is committed: the failed sweep does not make its answer an error.
     answer = _import(api, bank["id"], [json.dumps(record(50, tmp_path))])
     assert answer.status_code == 201 and answer.json()["sweep"] == "pending"
@@ -246,7 +246,7 @@ def test_sweep_failed_in_a_running_worker_is_retried_without_restart(
     def fail(_state: object, _job_id: int) -> None:
         raise DatabaseHiccup
 
-    monkeypatch.setattr(imports_module, "run_job", fail)
+    monkeypatch.setattr(after_commit, "run_job", fail)
     answer = _import(api, bank["id"], [json.dumps(record(51, tmp_path))])
     assert answer.status_code == 201 and answer.json()["sweep"] == "pending"
     monkeypatch.undo()

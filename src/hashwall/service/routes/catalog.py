@@ -24,7 +24,7 @@ from hashwall.service.action_schemas import (
     CatalogItemOut,
     SweepOut,
 )
-from hashwall.service.after_commit import sweep_committed
+from hashwall.service.after_commit import CATALOG_TABLES, refresh_statistics, sweep_committed
 from hashwall.service.auth import Permission, Principal, require
 from hashwall.service.catalog_index import catalog_signals
 from hashwall.service.errors import ApiError, printable
@@ -258,6 +258,7 @@ def import_items(
             ) from None
         return _import_out(found, False, None)
     state.publish(ChangeKind.CATALOG_IMPORT, job.id)
+    refresh_statistics(state.db, CATALOG_TABLES, job.item_count)
     result = sweep_committed(state, sweep.id)
     return _import_out(job, True, sweep_out(result, sweep.id))
 

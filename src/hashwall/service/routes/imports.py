@@ -29,6 +29,12 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from hashwall.service.after_commit import (
+    BULK_TABLES,
+    refresh_statistics,
+    sweep_committed,
+    sweep_status,
+)
 from hashwall.service.auth import Permission, Principal, require
 from hashwall.service.bulk_entries import DEFAULT_CHUNK, EntryDefaults, write_entries
 from hashwall.service.errors import ApiError
@@ -38,7 +44,7 @@ from hashwall.service.live_index import gc_paused
 from hashwall.service.routes.common import Id, load_or_404
 from hashwall.service.schemas import ImportOut
 from hashwall.service.state import ServiceState, get_state
-from hashwall.service.sweep import new_job, run_job
+from hashwall.service.sweep import new_job
 from hashwall.store import Bank, Change, ChangeKind, ImportJob
 from hashwall.store.catalog_models import SweepJob, SweepKind, SweepStatus
 from hashwall.store.models import utcnow
@@ -132,16 +138,12 @@ def _store(
 def _after_commit(state: ServiceState, job: ImportJob, sweep_id: int) -> SweepState:
     """Index the committed import here and sweep it, never failing: it is stored."""
     state.publish(ChangeKind.IMPORT, job.id)  # never raises (the change tailer catches up)
+    refresh_statistics(state.db, BULK_TABLES, job.entry_count)
     if job.entry_count > SWEEP_INLINE_MAX:
         if state.sweep_soon is not None:
             state.sweep_soon(sweep_id)
         return "pending"
-    try:
-        run_job(state, sweep_id)
-    except Exception:  # the background sweep thread retries pending jobs
-        log.exception("sweeping import %d failed; it stays pending and is retried", job.id)
-        return "pending"
-    return "done"
+    return sweep_status(sweep_committed(state, sweep_id))
 
 
 @router.post("/v1/banks/{bank_id}/imports", status_code=201, response_model=ImportOut)
