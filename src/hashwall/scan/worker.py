@@ -1,0 +1,80 @@
+"""Hash one item and match it against every bank: the work a scan spreads over cores.
+
+Everything here runs in a worker (a local process or a Ray task). The bank is loaded once per
+worker process (:func:`hashwall.scan.banks.load_banks` caches it). Payloads from archives and
+URLs are written to a private temporary file and hashed with :func:`hashwall.hashing.hash_file`,
+the very code ``hashwall hash`` and ``hashwall match`` use, so pixel and video limits
+(decompression bombs) and every hashing option behave the same.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hashwall.hashing.options import HashOptions
+from hashwall.scan.banks import BankSpec, load_banks
+from hashwall.scan.items import ItemResult, ScanItem
+from hashwall.scan.skips import Skip
+
+if TYPE_CHECKING:
+    from hashwall.hashing.record import HashRecord
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    banks: BankSpec
+    hash_options: HashOptions
+
+
+def process_batch(batch: list[ScanItem], config: WorkerConfig) -> list[ItemResult]:
+    """Results in the order of ``batch``; one bad item never fails the batch."""
+    from threadpoolctl import threadpool_limits
+
+    banks = load_banks(config.banks)
+    with threadpool_limits(1):  # one core per worker: BLAS threads would only contend
+        return [_process(item, config, banks) for item in batch]
+
+
+def _process(item: ScanItem, config: WorkerConfig, banks: list[Any]) -> ItemResult:
+    from hashwall.media.errors import MediaError, MediaTooLarge
+
+    try:
+        record, head = _hash(item, config.hash_options)
+    except MediaTooLarge as error:
+        return ItemResult(item.unit, skip=Skip.TOO_LARGE, detail=error.reason)
+    except MediaError as error:
+        return ItemResult(item.unit, skip=Skip.DECODE_ERROR, detail=error.reason)
+    except OSError as error:
+        return ItemResult(item.unit, skip=Skip.UNREADABLE_SOURCE, detail=str(error))
+    return ItemResult(item.unit, findings=_match(item, record, head, banks))
+
+
+def _match(item: ScanItem, record: HashRecord, head: bytes, banks: list[Any]) -> list[Any]:
+    from hashwall.scan.findings import finding
+    from hashwall.scan.provenance import declared_source_type
+
+    found = [(bank.name, match) for bank in banks for match in bank.matcher.match(record)]
+    if not found:
+        return []
+    provenance = declared_source_type(head)
+    return [finding(item, record, name, match, provenance) for name, match in found]
+
+
+def _hash(item: ScanItem, options: HashOptions) -> tuple[HashRecord, bytes]:
+    """The item's fingerprint and its first bytes (where XMP provenance lives)."""
+    from hashwall.hashing.pipeline import hash_file
+    from hashwall.scan.provenance import SEARCH_BYTES
+
+    if item.path is not None:
+        path = Path(item.path)
+        with path.open("rb") as handle:
+            head = handle.read(SEARCH_BYTES)
+        return hash_file(path, options), head
+    payload = item.payload or b""
+    with tempfile.NamedTemporaryFile(prefix="hashwall-scan-") as spool:
+        spool.write(payload)
+        spool.flush()
+        return hash_file(Path(spool.name), options), payload[:SEARCH_BYTES]
