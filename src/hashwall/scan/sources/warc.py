@@ -120,6 +120,8 @@ def warc_events(
     last: Any = None
     try:
         for record in ArchiveIterator(check or reader):
+            if check is not None and check.broken:
+                break  # warcio reads on past bad gzip data as if it were plain text
             records += 1
             last = record
             if record.rec_type not in _MEDIA_RECORDS:
@@ -132,7 +134,10 @@ def warc_events(
         reason = Skip.TRUNCATED_WARC if records else Skip.UNREADABLE_SOURCE
         yield Skipped(unit, reason, origin, f"{type(error).__name__}: {error}")
         return
-    if last is not None and last.raw_stream.limit > 0:  # drained by warcio, yet short
+    if check is not None and check.broken:
+        reason = Skip.TRUNCATED_WARC if records else Skip.UNREADABLE_SOURCE
+        yield Skipped(unit, reason, origin, "not a valid gzip stream from here on")
+    elif last is not None and last.raw_stream.limit > 0:  # drained by warcio, yet short
         yield Skipped(unit, Skip.TRUNCATED_WARC, origin, "the last record is cut short")
     elif check is not None and not check.complete:
         yield Skipped(unit, Skip.TRUNCATED_WARC, origin, "the gzip stream ends inside a record")
