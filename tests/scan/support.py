@@ -11,12 +11,12 @@ from pathlib import Path
 
 from PIL import Image
 
+from hashwall.hashing.options import HashOptions
 from hashwall.hashing.pipeline import hash_file
 from hashwall.scan.banks import BankSpec
 from hashwall.scan.pipeline import ScanConfig, run_scan
 from hashwall.scan.summary import Summary
 from hashwall.scan.worker import WorkerConfig
-from hashwall.hashing.options import HashOptions
 from tests.conftest import textured_rgb
 
 XMP_AI = (

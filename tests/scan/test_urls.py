@@ -3,6 +3,7 @@ redirects into private addresses, dead URLs; the user agent says who is asking."
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -123,7 +124,7 @@ def test_rate_limit_per_host_is_held(
     scan(pictures.bank, url_lists=(url_list(tmp_path, base, paths),), fetch=config)
     starts = sorted(at for _, at, _ in site.requests)
     assert len(starts) == 5  # robots.txt and four pictures
-    gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
     assert min(gaps) >= 0.27, gaps
 
 

@@ -268,6 +268,10 @@ def report_command(
     host_jurisdiction: Annotated[
         str | None, typer.Option("--host-jurisdiction", help="Default: --jurisdiction.")
     ] = None,
+    signature: Annotated[
+        str | None,
+        typer.Option("--signature", help="Typed full name signing the notices (or add later)."),
+    ] = None,
 ) -> None:
     """Group findings by host and write a case file for 'hashwall notice generate'.
 
@@ -279,7 +283,15 @@ def report_command(
     from hashwall.scan.report import read_findings as read
 
     who = Requester(
-        name, email, relation, jurisdiction, description, case_id, host_jurisdiction, authority
+        name,
+        email,
+        relation,
+        jurisdiction,
+        description,
+        case_id,
+        host_jurisdiction,
+        authority,
+        signature,
     )
     try:
         groups, without_url = group_by_host(read(findings))

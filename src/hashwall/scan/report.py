@@ -39,6 +39,8 @@ class Requester:
     case_id: str
     host_jurisdiction: str | None = None
     authority: str | None = None
+    #: The requester's typed full name, signing the notices (``notice generate`` asks for it).
+    signature: str | None = None
 
 
 def read_findings(path: Path) -> list[dict[str, Any]]:
@@ -106,6 +108,8 @@ def case_mapping(groups: list[HostGroup], who: Requester) -> dict[str, Any]:
     }
     if who.authority:
         case["authority"] = who.authority
+    if who.signature:
+        case["signature"] = who.signature
     return case
 
 
