@@ -45,3 +45,6 @@ class ItemResult:
     findings: list[dict[str, Any]] = field(default_factory=list)
     skip: Skip | None = None
     detail: str = ""
+    #: CPU time the worker spent on the item: a per-core rate that neighbours on a shared
+    #: machine do not distort (benchmarks/scan_bench.py, docs/scan.md's scaling model).
+    cpu_seconds: float = 0.0

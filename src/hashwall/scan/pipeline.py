@@ -142,6 +142,7 @@ class _Run:
             self._tick()
 
     def _record(self, result: ItemResult) -> None:
+        self.summary.worker_cpu_seconds += result.cpu_seconds
         if result.skip is not None:
             self.summary.skips[str(result.skip)] += 1
         else:

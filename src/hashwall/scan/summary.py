@@ -21,6 +21,7 @@ class Summary:
     units_done: int = 0
     units_resumed: int = 0
     seconds: float = 0.0
+    worker_cpu_seconds: float = 0.0
     skips: Counter[str] = field(default_factory=Counter)
 
     def skipped(self, reason: Skip) -> None:
@@ -39,5 +40,6 @@ class Summary:
             "units_resumed": self.units_resumed,
             "seconds": round(self.seconds, 3),
             "media_per_second": round(rate, 2),
+            "worker_cpu_seconds": round(self.worker_cpu_seconds, 3),
             "skips": dict(sorted(self.skips.items())),
         }

@@ -10,7 +10,8 @@ the very code ``hashwall hash`` and ``hashwall match`` use, so pixel and video l
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,13 @@ def process_batch(batch: list[ScanItem], config: WorkerConfig) -> list[ItemResul
 
     banks = load_banks(config.banks)
     with threadpool_limits(1):  # one core per worker: BLAS threads would only contend
-        return [_process(item, config, banks) for item in batch]
+        return [_timed(item, config, banks) for item in batch]
+
+
+def _timed(item: ScanItem, config: WorkerConfig, banks: list[Any]) -> ItemResult:
+    started = time.process_time()
+    result = _process(item, config, banks)
+    return replace(result, cpu_seconds=time.process_time() - started)
 
 
 def _process(item: ScanItem, config: WorkerConfig, banks: list[Any]) -> ItemResult:
