@@ -154,3 +154,29 @@ def test_report_refuses_findings_without_urls(tmp_path: Path, pictures: Pictures
     )
     assert result.exit_code == 2
     assert "no host" in result.output
+
+
+def test_skipped_lists_each_skip_with_its_source(tmp_path: Path, pictures: Pictures) -> None:
+    archive = tmp_path / "mixed.warc.gz"
+    archive.write_bytes(
+        warc_bytes(
+            [
+                Response("http://a.example/page", b"<html>hi</html>", "text/html"),
+                Response("http://a.example/broken.jpg", pictures.known[:700]),
+            ]
+        )
+    )
+    skipped = tmp_path / "skipped.jsonl"
+    result = runner.invoke(
+        app,
+        ["scan", str(archive), "-a", str(pictures.bank), "--skipped", str(skipped), "-j", "1"],
+    )
+    assert result.exit_code == 0, result.output
+    lines = sorted(
+        (data["skip"], data["source"]["url"])
+        for data in map(json.loads, skipped.read_text().splitlines())
+    )
+    assert lines == [
+        ("decode_error", "http://a.example/broken.jpg"),
+        ("non_media", "http://a.example/page"),
+    ]

@@ -85,6 +85,10 @@ def scan_command(
     summary_file: Annotated[
         Path | None, typer.Option("--summary", help="Also write the summary JSON here.")
     ] = None,
+    skipped: Annotated[
+        Path | None,
+        typer.Option("--skipped", help="Write one JSON line per skip (source, reason, detail)."),
+    ] = None,
     ray: Annotated[
         str | None,
         typer.Option("--ray", help="Run on Ray: 'auto' (running cluster) or its address."),
@@ -159,14 +163,20 @@ def scan_command(
         ray,
         max_bytes,
     )
-    summary = _run(config, output, checkpoint, progress)
+    summary = _run(config, output, checkpoint, progress, skipped)
     text = json.dumps(summary.as_json())
     typer.echo(text, err=True)
     if summary_file is not None:
         summary_file.write_text(text + "\n", encoding="utf-8")
 
 
-def _run(config: Any, output: Path | None, checkpoint: Path | None, progress: bool) -> Summary:
+def _run(
+    config: Any,
+    output: Path | None,
+    checkpoint: Path | None,
+    progress: bool,
+    skipped: Path | None,
+) -> Summary:
     from hashwall.matching import HashListError
     from hashwall.scan.banks import load_banks
     from hashwall.scan.checkpoint import Checkpoint, CheckpointError, written_findings
@@ -181,10 +191,16 @@ def _run(config: Any, output: Path | None, checkpoint: Path | None, progress: bo
         raise _fail(str(error)) from None
     written = written_findings(output) if resume and output else set()
     try:
-        with _open_findings(output, append=resume is not None) as out, _progress(progress) as tick:
-            return run_scan(config, out, resume, written, tick)
+        with (
+            _open_findings(output, append=resume is not None) as out,
+            _open_findings(skipped, append=resume is not None, default=None) as skip_log,
+            _progress(progress) as tick,
+        ):
+            return run_scan(config, out, resume, written, tick, skip_log)
     except ImportError as error:
         raise _fail(f"{error.name} is missing: pip install 'hashwall[scan]'") from None
+    except ConnectionError as error:  # --ray auto with no cluster running, or a bad address
+        raise _fail(f"cannot reach the Ray cluster ({error})") from None
     finally:
         if resume is not None:
             resume.close()
@@ -194,14 +210,15 @@ class _open_findings:
     """stdout, or the findings file: truncated for a new scan, appended to when resuming
     (after cutting a partial last line a kill may have left)."""
 
-    def __init__(self, path: Path | None, append: bool) -> None:
+    def __init__(self, path: Path | None, append: bool, default: Any = sys.stdout) -> None:
         self.path = path
         self.append = append
+        self.default = default
         self.handle: Any = None
 
     def __enter__(self) -> Any:
         if self.path is None:
-            return sys.stdout
+            return self.default
         if self.append and self.path.exists():
             _cut_partial_line(self.path)
         self.handle = self.path.open("a" if self.append else "w", encoding="utf-8")

@@ -44,6 +44,7 @@ class ItemResult:
     unit: str
     findings: list[dict[str, Any]] = field(default_factory=list)
     skip: Skip | None = None
+    source: dict[str, Any] = field(default_factory=dict)
     detail: str = ""
     #: CPU time the worker spent on the item: a per-core rate that neighbours on a shared
     #: machine do not distort (benchmarks/scan_bench.py, docs/scan.md's scaling model).

@@ -61,9 +61,12 @@ def run_scan(
     checkpoint: Checkpoint | None = None,
     already_written: set[tuple[str, ...]] | None = None,
     progress: Progress | None = None,
+    skip_log: TextIO | None = None,
 ) -> Summary:
-    """Scan everything in ``config``; finding lines go to ``out``; returns the counts."""
+    """Scan everything in ``config``; finding lines go to ``out``, one line per skip (source,
+    reason, detail) to ``skip_log`` when given; returns the counts."""
     run = _Run(config, out, checkpoint, already_written or set(), progress)
+    run.skip_log = skip_log
     executor = make_executor(config.worker, config.jobs, config.ray_address)
     try:
         run.drive(executor)
@@ -92,8 +95,10 @@ class _Run:
         self.outstanding: dict[str, int] = {}
         self.reading: set[str] = set()
         self.findings: dict[str, list[dict[str, Any]]] = {}
-        self.inflight: dict[Future[list[ItemResult]], list[str]] = {}
+        #: What each batch in flight held (unit and source, not the payloads).
+        self.inflight: dict[Future[list[ItemResult]], list[tuple[str, dict[str, Any]]]] = {}
         self.started = time.monotonic()
+        self.skip_log: TextIO | None = None
 
     def drive(self, executor: Any) -> None:
         done = self.checkpoint.is_done if self.checkpoint else (lambda _unit: False)
@@ -105,6 +110,7 @@ class _Run:
             for event in unit.events():
                 if isinstance(event, Skipped):
                     self.summary.skipped(event.reason)
+                    self._log_skip(event.reason, event.source, event.detail)
                     continue
                 batch.append(event)
                 self.outstanding[unit.id] += 1
@@ -126,7 +132,7 @@ class _Run:
 
     def _submit(self, executor: Any, batch: Batch, limit: int) -> None:
         self.summary.items_seen += len(batch)
-        self.inflight[executor.submit(batch)] = [item.unit for item in batch]
+        self.inflight[executor.submit(batch)] = [(item.unit, item.source) for item in batch]
         self._collect(limit - 1)
 
     def _collect(self, keep: int) -> None:
@@ -134,9 +140,9 @@ class _Run:
         while len(self.inflight) > keep:
             finished, _ = wait(list(self.inflight), return_when=FIRST_COMPLETED)
             for future in finished:
-                units = self.inflight.pop(future)
+                held = self.inflight.pop(future)
                 error = future.exception()
-                results = future.result() if error is None else _failed(units, error)
+                results = future.result() if error is None else _failed(held, error)
                 for result in results:
                     self._record(result)
             self._tick()
@@ -145,6 +151,7 @@ class _Run:
         self.summary.worker_cpu_seconds += result.cpu_seconds
         if result.skip is not None:
             self.summary.skips[str(result.skip)] += 1
+            self._log_skip(result.skip, result.source, result.detail)
         else:
             self.summary.media_hashed += 1
         if result.findings:
@@ -152,6 +159,11 @@ class _Run:
             self.findings[result.unit].extend(result.findings)
         self.outstanding[result.unit] -= 1
         self._maybe_finish(result.unit)
+
+    def _log_skip(self, reason: Skip, source: dict[str, Any], detail: str) -> None:
+        if self.skip_log is not None:
+            line = {"skip": str(reason), "source": source, "detail": detail}
+            self.skip_log.write(_json_line(line) + "\n")
 
     def _maybe_finish(self, unit: str) -> None:
         if unit in self.reading or self.outstanding[unit]:
@@ -179,9 +191,12 @@ def _full(batch: list[ScanItem], items: int) -> bool:
     return len(batch) >= items or sum(len(i.payload or b"") for i in batch) >= BATCH_BYTES
 
 
-def _failed(units: list[str], error: BaseException) -> list[ItemResult]:
+def _failed(held: list[tuple[str, dict[str, Any]]], error: BaseException) -> list[ItemResult]:
     detail = f"{type(error).__name__}: {error}"
-    return [ItemResult(unit, skip=Skip.WORKER_ERROR, detail=detail) for unit in units]
+    return [
+        ItemResult(unit, skip=Skip.WORKER_ERROR, source=source, detail=detail)
+        for unit, source in held
+    ]
 
 
 def _json_line(data: dict[str, Any]) -> str:

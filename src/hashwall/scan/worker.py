@@ -51,12 +51,20 @@ def _process(item: ScanItem, config: WorkerConfig, banks: list[Any]) -> ItemResu
     try:
         record, head = _hash(item, config.hash_options)
     except MediaTooLarge as error:
-        return ItemResult(item.unit, skip=Skip.TOO_LARGE, detail=error.reason)
+        return ItemResult(item.unit, skip=Skip.TOO_LARGE, source=item.source, detail=error.reason)
     except MediaError as error:
-        return ItemResult(item.unit, skip=Skip.DECODE_ERROR, detail=error.reason)
+        return ItemResult(
+            item.unit, skip=Skip.DECODE_ERROR, source=item.source, detail=error.reason
+        )
     except OSError as error:
-        return ItemResult(item.unit, skip=Skip.UNREADABLE_SOURCE, detail=str(error))
+        return ItemResult(
+            item.unit, skip=Skip.UNREADABLE_SOURCE, source=item.source, detail=str(error)
+        )
     return ItemResult(item.unit, findings=_match(item, record, head, banks))
+
+
+def _skip(item: ScanItem, reason: Skip, detail: str) -> ItemResult:
+    return ItemResult(item.unit, skip=reason, source=item.source, detail=detail)
 
 
 def _match(item: ScanItem, record: HashRecord, head: bytes, banks: list[Any]) -> list[Any]:
