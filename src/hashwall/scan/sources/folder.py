@@ -24,11 +24,12 @@ def walk(folder: Path) -> Iterator[Path]:
 
 
 def file_unit(path: Path, max_bytes: int) -> Unit:
-    return Unit(f"file:{path}", lambda: _file_events(path, max_bytes))
+    """The unit id holds the absolute path, so a resumed scan may run from another folder."""
+    unit = f"file:{path.resolve()}"
+    return Unit(unit, lambda: _file_events(unit, path, max_bytes))
 
 
-def _file_events(path: Path, max_bytes: int) -> Iterator[Event]:
-    unit = f"file:{path}"
+def _file_events(unit: str, path: Path, max_bytes: int) -> Iterator[Event]:
     source = {"path": str(path)}
     try:
         stat = path.stat()

@@ -25,12 +25,12 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 def warc_unit(path: Path, max_bytes: int) -> Unit:
-    unit = f"warc:{path}"
+    unit = f"warc:{path.resolve()}"
     return Unit(unit, lambda: _warc_file_events(unit, path, max_bytes))
 
 
 def wacz_unit(path: Path, max_bytes: int) -> Unit:
-    unit = f"wacz:{path}"
+    unit = f"wacz:{path.resolve()}"
     return Unit(unit, lambda: _wacz_events(unit, path, max_bytes))
 
 
