@@ -132,7 +132,7 @@ def test_declared_ai_origin_is_in_the_finding(tmp_path: Path, pictures: Pictures
     findings, _ = scan(pictures.bank, [archive])
     by_url = {f["source"]["url"]: f for f in findings}  # type: ignore[index]
     assert by_url["http://a.example/declared.jpg"]["provenance"] == {
-        "digital_source_type": "trainedAlgorithmicMedia",
+        "xmp": {"digital_source_type": "trainedAlgorithmicMedia", "generative_ai": True},
         "generative_ai": True,
     }
     assert "provenance" not in by_url["http://a.example/plain.jpg"]
@@ -149,3 +149,26 @@ def test_folders_match_in_place_and_skip_non_media(tmp_path: Path, pictures: Pic
     assert labels(findings) == [(str(folder / "deep" / "copy.jpg"), "known-1")]
     assert summary.media_hashed == 2
     assert dict(summary.skips) == {"non_media": 1, "decode_error": 1}
+
+
+def test_content_credentials_are_read_and_their_trust_reported(
+    tmp_path: Path, pictures: Pictures
+) -> None:
+    pytest.importorskip("c2pa", reason="c2pa-python is not installed (pip install '.[scan]')")
+    from tests.scan.c2pa_support import signed_jpeg
+
+    archive = tmp_path / "signed.warc.gz"
+    archive.write_bytes(
+        warc_bytes([Response("http://a.example/signed.jpg", signed_jpeg(pictures.known))])
+    )
+    findings, _ = scan(pictures.bank, [archive])
+    assert len(findings) == 1
+    assert findings[0]["signal"] == "pdq"  # signing changed the bytes, not the picture
+    provenance = findings[0]["provenance"]
+    assert isinstance(provenance, dict) and provenance["generative_ai"] is True
+    credentials = provenance["c2pa"]
+    assert credentials["digital_source_type"] == "trainedAlgorithmicMedia"
+    assert credentials["generative_ai"] is True
+    assert credentials["claim_generator"] == "hashwall-tests"
+    assert credentials["signer"] == "test signer"
+    assert "signingCredential.untrusted" in credentials["validation"]

@@ -137,8 +137,20 @@ def _evidence(groups: list[HostGroup]) -> str:
                 f"- {url}: matches {entry.get('label', 'a known image')} "
                 f"({best.get('signal')} distance {best.get('distance')}), seen {seen}, {where}"
             )
-            provenance = best.get("provenance") or {}
-            if provenance.get("generative_ai"):
-                line += f"; declares AI origin ({provenance['digital_source_type']})"
+            declared = next(
+                filter(None, (_declared_ai(f.get("provenance") or {}) for f in found)), ""
+            )
+            if declared:
+                line += f"; the file declares a generative-AI origin ({declared})"
             lines.append(line)
     return "\n".join(lines)
+
+
+def _declared_ai(provenance: dict[str, Any]) -> str:
+    """Where the file declares a generative-AI origin (signed C2PA first), or ''."""
+    parts = []
+    for kind, label in (("c2pa", "C2PA manifest"), ("xmp", "XMP")):
+        found = provenance.get(kind) or {}
+        if found.get("generative_ai"):
+            parts.append(f"{label}: {found.get('digital_source_type')}")
+    return ", ".join(parts)

@@ -49,7 +49,7 @@ def _process(item: ScanItem, config: WorkerConfig, banks: list[Any]) -> ItemResu
     from hashwall.media.errors import MediaError, MediaTooLarge
 
     try:
-        record, head = _hash(item, config.hash_options)
+        record = _hash(item, config.hash_options)
     except MediaTooLarge as error:
         return ItemResult(item.unit, skip=Skip.TOO_LARGE, source=item.source, detail=error.reason)
     except MediaError as error:
@@ -60,36 +60,40 @@ def _process(item: ScanItem, config: WorkerConfig, banks: list[Any]) -> ItemResu
         return ItemResult(
             item.unit, skip=Skip.UNREADABLE_SOURCE, source=item.source, detail=str(error)
         )
-    return ItemResult(item.unit, findings=_match(item, record, head, banks))
+    return ItemResult(item.unit, findings=_match(item, record, banks))
 
 
 def _skip(item: ScanItem, reason: Skip, detail: str) -> ItemResult:
     return ItemResult(item.unit, skip=reason, source=item.source, detail=detail)
 
 
-def _match(item: ScanItem, record: HashRecord, head: bytes, banks: list[Any]) -> list[Any]:
+def _match(item: ScanItem, record: HashRecord, banks: list[Any]) -> list[Any]:
     from hashwall.scan.findings import finding
-    from hashwall.scan.provenance import declared_source_type
+    from hashwall.scan.provenance import provenance as declared
 
     found = [(bank.name, match) for bank in banks for match in bank.matcher.match(record)]
     if not found:
         return []
-    provenance = declared_source_type(head)
+    provenance = declared(_content(item))
     return [finding(item, record, name, match, provenance) for name, match in found]
 
 
-def _hash(item: ScanItem, options: HashOptions) -> tuple[HashRecord, bytes]:
-    """The item's fingerprint and its first bytes (where XMP provenance lives)."""
+def _hash(item: ScanItem, options: HashOptions) -> HashRecord:
     from hashwall.hashing.pipeline import hash_file
-    from hashwall.scan.provenance import SEARCH_BYTES
 
     if item.path is not None:
-        path = Path(item.path)
-        with path.open("rb") as handle:
-            head = handle.read(SEARCH_BYTES)
-        return hash_file(path, options), head
-    payload = item.payload or b""
+        return hash_file(Path(item.path), options)
     with tempfile.NamedTemporaryFile(prefix="hashwall-scan-") as spool:
-        spool.write(payload)
+        spool.write(item.payload or b"")
         spool.flush()
-        return hash_file(Path(spool.name), options), payload[:SEARCH_BYTES]
+        return hash_file(Path(spool.name), options)
+
+
+def _content(item: ScanItem) -> bytes:
+    """The matched file's bytes, for its provenance (read again only for the few matches)."""
+    if item.payload is not None:
+        return item.payload
+    try:
+        return Path(item.path or "").read_bytes()
+    except OSError:
+        return b""
