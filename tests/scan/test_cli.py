@@ -109,6 +109,7 @@ def test_scan_then_report_then_notices(tmp_path: Path, pictures: Pictures) -> No
         (["{archive}", "-a", "{tmp}/nope.jsonl"], "no such file"),
         (["{archive}"], "--against"),
         (["{archive}", "--checkpoint", "{tmp}/c"], "--checkpoint needs --output"),
+        (["{archive}", "-o", "{tmp}/no/such/folder.jsonl"], "folder does not exist"),
     ],
 )
 def test_bad_input_exits_2_with_a_message(

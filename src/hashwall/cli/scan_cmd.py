@@ -141,6 +141,9 @@ def scan_command(
         raise _fail("name a folder, file or archive to scan, or a URL list with --urls")
     if checkpoint is not None and output is None:
         raise _fail("--checkpoint needs --output (the findings file it resumes)")
+    for written in (output, checkpoint, summary_file, skipped):
+        if written is not None and not written.resolve().parent.is_dir():
+            raise _fail(f"{written}: its folder does not exist")
     banks = BankSpec(tuple(str(p) for p in against), max_distance, min_quality)
     options = build_hash_options(
         mode, exif, borders, seconds_per_hash, max_pixels, max_video_seconds
