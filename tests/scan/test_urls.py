@@ -47,7 +47,7 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                     (self.path, time.monotonic(), self.headers.get("User-Agent", ""))
                 )
             if self.path == "/slow.jpg":
-                time.sleep(1.5)
+                time.sleep(3.0)
             status, body, headers = site.pages.get(self.path, (404, b"missing", {}))
             self.send_response(status)
             for name, value in headers.items():
@@ -88,7 +88,7 @@ def test_url_list_findings_and_named_skips(
     site, base = served
     paths = ["/known.jpg", "/copy.jpg", "/holiday.jpg", "/private/known.jpg", "/page.html"]
     paths += ["/gone.jpg", "/slow.jpg", "/hop.jpg", "/loop.jpg"]
-    config = FetchConfig(allow_private=True, interval=0.0, per_host=4, timeout=0.5)
+    config = FetchConfig(allow_private=True, interval=0.0, per_host=4, timeout=1.0)
     findings, summary = scan(
         pictures.bank, url_lists=(url_list(tmp_path, base, paths),), fetch=config
     )
@@ -125,7 +125,10 @@ def test_rate_limit_per_host_is_held(
     starts = sorted(at for _, at, _ in site.requests)
     assert len(starts) == 5  # robots.txt and four pictures
     gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
-    assert min(gaps) >= 0.27, gaps
+    # Starts are spaced 0.3 s apart by the client; the server sees them with some jitter, so
+    # the whole span is checked tightly and single gaps loosely (a burst would show ~0).
+    assert starts[-1] - starts[0] >= 4 * 0.3 - 0.05, gaps
+    assert min(gaps) >= 0.15, gaps
 
 
 def test_private_addresses_are_refused_unless_allowed(
