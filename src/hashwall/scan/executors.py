@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -50,20 +51,35 @@ def _warm_up(config: WorkerConfig) -> None:
 
 
 class LocalExecutor:
-    """A process pool over ``workers`` cores ("spawn": safe next to threads and Ray)."""
+    """A process pool over ``workers`` cores ("spawn": safe next to the fetching threads).
+
+    A worker that dies (a decoder crashing on a crafted file, the kernel's OOM killer) breaks
+    a ``ProcessPoolExecutor`` for good: the batches it held fail (counted as
+    ``worker_error``), and the next submission starts a fresh pool, so the scan goes on.
+    """
 
     def __init__(self, config: WorkerConfig, workers: int) -> None:
         self.config = config
         self.workers = workers
-        self._pool = ProcessPoolExecutor(
-            max_workers=workers,
+        self.restarts = 0
+        self._pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_warm_up,
-            initargs=(config,),
+            initargs=(self.config,),
         )
 
     def submit(self, batch: Batch) -> Future[list[ItemResult]]:
-        return self._pool.submit(process_batch, batch, self.config)
+        try:
+            return self._pool.submit(process_batch, batch, self.config)
+        except BrokenProcessPool:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = self._start()
+            self.restarts += 1
+            return self._pool.submit(process_batch, batch, self.config)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
