@@ -114,11 +114,12 @@ def scan(
 
 
 def labels(findings: list[dict[str, object]]) -> list[tuple[str, str]]:
-    """(URL or path, matched label) pairs, sorted."""
+    """(URL, path or object, matched label) pairs, sorted."""
     pairs = []
     for data in findings:
         source = data["source"]
         entry = data["entry"]
         assert isinstance(source, dict) and isinstance(entry, dict)
-        pairs.append((str(source.get("url") or source.get("path")), str(entry["label"])))
+        where = source.get("url") or source.get("path") or source.get("object")
+        pairs.append((str(where), str(entry["label"])))
     return sorted(pairs)

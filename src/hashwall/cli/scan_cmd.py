@@ -62,8 +62,11 @@ def _fail(message: str) -> typer.Exit:
 @scan_app.command("run")
 def scan_command(
     sources: Annotated[
-        list[Path] | None,
-        typer.Argument(metavar="SOURCE...", help="Folders, files, .warc(.gz) and .wacz archives."),
+        list[str] | None,
+        typer.Argument(
+            metavar="SOURCE...",
+            help="Folders, files, .warc(.gz) and .wacz archives, s3://bucket/prefix (fsspec).",
+        ),
     ] = None,
     against: Annotated[
         list[Path] | None,
@@ -157,14 +160,17 @@ def scan_command(
         per_host=per_host,
         interval=1.0 / rate,
     )
+    from hashwall.scan.sources.remote import is_remote
+
     config = ScanConfig(
         WorkerConfig(banks, options),
-        tuple(sources or ()),
-        tuple(urls or ()),
-        fetch,
-        jobs_or_default(jobs),
-        ray,
-        max_bytes,
+        paths=tuple(Path(s) for s in sources or () if not is_remote(s)),
+        prefixes=tuple(s for s in sources or () if is_remote(s)),
+        url_lists=tuple(urls or ()),
+        fetch=fetch,
+        jobs=jobs_or_default(jobs),
+        ray_address=ray,
+        max_bytes=max_bytes,
     )
     summary = _run(config, output, checkpoint, progress, skipped)
     text = json.dumps(summary.as_json())
@@ -196,7 +202,7 @@ def _run(
     try:
         with (
             _open_findings(output, append=resume is not None) as out,
-            _open_findings(skipped, append=resume is not None, default=None) as skip_log,
+            _open_findings(skipped, append=resume is not None, stdout=False) as skip_log,
             _progress(progress) as tick,
         ):
             return run_scan(config, out, resume, written, tick, skip_log)
@@ -204,6 +210,8 @@ def _run(
         raise _fail(f"{error.name} is missing: pip install 'hashwall[scan]'") from None
     except ConnectionError as error:  # --ray auto with no cluster running, or a bad address
         raise _fail(f"cannot reach the Ray cluster ({error})") from None
+    except SourceError as error:  # an object-store prefix that cannot be listed
+        raise _fail(str(error)) from None
     finally:
         if resume is not None:
             resume.close()
@@ -213,15 +221,15 @@ class _open_findings:
     """stdout, or the findings file: truncated for a new scan, appended to when resuming
     (after cutting a partial last line a kill may have left)."""
 
-    def __init__(self, path: Path | None, append: bool, default: Any = sys.stdout) -> None:
+    def __init__(self, path: Path | None, append: bool, stdout: bool = True) -> None:
         self.path = path
         self.append = append
-        self.default = default
+        self.stdout = stdout
         self.handle: Any = None
 
     def __enter__(self) -> Any:
         if self.path is None:
-            return self.default
+            return sys.stdout if self.stdout else None
         if self.append and self.path.exists():
             _cut_partial_line(self.path)
         self.handle = self.path.open("a" if self.append else "w", encoding="utf-8")

@@ -36,6 +36,8 @@ DEFAULT_MAX_BYTES = 256 << 20
 class ScanConfig:
     worker: WorkerConfig
     paths: tuple[Path, ...] = ()
+    #: Object-store prefixes (``s3://bucket/prefix``, any fsspec URL).
+    prefixes: tuple[str, ...] = ()
     url_lists: tuple[Path, ...] = ()
     fetch: FetchConfig = field(default_factory=lambda: FetchConfig())
     jobs: int = 1
@@ -49,6 +51,11 @@ Progress = Callable[[Summary], None]
 
 def units_for(config: ScanConfig, done: Callable[[str], bool]) -> Iterator[Unit]:
     yield from pending(path_units(config.paths, config.max_bytes), done)
+    if config.prefixes:
+        from hashwall.scan.sources.remote import remote_units
+
+        for prefix in config.prefixes:
+            yield from pending(remote_units(prefix, config.max_bytes), done)
     if config.url_lists:
         from hashwall.scan.fetch import url_units
 

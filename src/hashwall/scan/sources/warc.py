@@ -45,10 +45,16 @@ def _warc_file_events(unit: str, path: Path, max_bytes: int) -> Iterator[Event]:
 
 
 def _wacz_events(unit: str, path: Path, max_bytes: int) -> Iterator[Event]:
-    """A WACZ is a zip whose ``archive/`` folder holds the WARCs; each is streamed from the zip."""
-    origin = {"wacz": str(path)}
+    yield from wacz_events(unit, path, {"wacz": str(path)}, max_bytes)
+
+
+def wacz_events(
+    unit: str, file: Path | IO[bytes], origin: dict[str, Any], max_bytes: int
+) -> Iterator[Event]:
+    """A WACZ is a zip whose ``archive/`` folder holds the WARCs; each is streamed from the zip
+    (``file``: a path, or a seekable stream such as an object-store file)."""
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(file)
     except (OSError, zipfile.BadZipFile) as error:
         yield Skipped(unit, Skip.UNREADABLE_SOURCE, origin, f"not a readable WACZ ({error})")
         return
