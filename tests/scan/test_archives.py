@@ -172,3 +172,18 @@ def test_content_credentials_are_read_and_their_trust_reported(
     assert credentials["claim_generator"] == "hashwall-tests"
     assert credentials["signer"] == "test signer"
     assert "signingCredential.untrusted" in credentials["validation"]
+
+
+def test_a_source_named_twice_is_scanned_once(tmp_path: Path, pictures: Pictures) -> None:
+    folder = tmp_path / "bucket"
+    folder.mkdir()
+    (folder / "copy.jpg").write_bytes(pictures.known)
+    archive = tmp_path / "crawl.warc.gz"
+    archive.write_bytes(warc_bytes([Response("http://a.example/k.jpg", pictures.known)]))
+    findings, summary = scan(
+        pictures.bank, [folder, folder / "copy.jpg", archive, archive], batch_items=4
+    )
+    assert labels(findings) == sorted(
+        [("http://a.example/k.jpg", "known-1"), (str(folder / "copy.jpg"), "known-1")]
+    )
+    assert summary.matches == 2

@@ -113,6 +113,8 @@ class _Run:
         limit = 2 * executor.workers + 2
         batch: Batch = []
         for unit in units_for(self.config, done):
+            if unit.id in self.outstanding:
+                continue  # named twice (a file and its folder, a URL in two lists): once is enough
             self._open(unit.id)
             for event in unit.events():
                 if isinstance(event, Skipped):
