@@ -32,6 +32,7 @@ class Site:
             "/holiday.jpg": (200, pictures.unrelated, {}),
             "/private/known.jpg": (200, pictures.known, {}),
             "/page.html": (200, b"<html>hello</html>", {"Content-Type": "text/html"}),
+            "/big.html": (200, b"<html>" + b"x" * 400_000, {"Content-Type": "text/html"}),
             "/hop.jpg": (302, b"", {"Location": "/known.jpg"}),
             "/loop.jpg": (302, b"", {"Location": "/loop.jpg"}),
         }
@@ -52,7 +53,8 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             self.send_response(status)
             for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
+            if self.path != "/big.html":  # that one streams until the connection closes
+                self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
 
@@ -87,10 +89,13 @@ def test_url_list_findings_and_named_skips(
 ) -> None:
     site, base = served
     paths = ["/known.jpg", "/copy.jpg", "/holiday.jpg", "/private/known.jpg", "/page.html"]
-    paths += ["/gone.jpg", "/slow.jpg", "/hop.jpg", "/loop.jpg"]
+    paths += ["/gone.jpg", "/slow.jpg", "/hop.jpg", "/loop.jpg", "/big.html"]
     config = FetchConfig(allow_private=True, interval=0.0, per_host=4, timeout=1.0)
     findings, summary = scan(
-        pictures.bank, url_lists=(url_list(tmp_path, base, paths),), fetch=config
+        pictures.bank,
+        url_lists=(url_list(tmp_path, base, paths),),
+        fetch=config,
+        max_bytes=200_000,  # /big.html is over it, but is dropped as non-media first
     )
     assert labels(findings) == sorted(
         [
@@ -103,7 +108,7 @@ def test_url_list_findings_and_named_skips(
     assert hop["source"]["final_url"] == base + "/known.jpg"  # type: ignore[index]
     assert dict(summary.skips) == {
         "robots_disallowed": 1,
-        "non_media": 1,
+        "non_media": 2,
         "dead_url": 1,
         "timeout": 1,
         "too_many_redirects": 1,

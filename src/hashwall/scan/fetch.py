@@ -75,7 +75,7 @@ class Fetcher:
         self.robots = Robots(ROBOTS_AGENT, self._robots_txt)
 
     def fetch(self, url: str) -> Event:
-        """One item (the payload, whatever it is; the worker sniffs it) or one skip."""
+        """One item (a payload that starts like a photo or video) or one named skip."""
         unit = f"url:{url}"
         source: dict[str, Any] = {"url": url}
         current = url
@@ -106,7 +106,7 @@ class Fetcher:
         if delay:
             self.gate.slow_down(host, delay)
         with self.gate.turn(host):
-            answer = self._get(url, verdict.addresses, self.max_bytes)
+            answer = self._get(url, verdict.addresses, self.max_bytes, media_only=True)
         if isinstance(answer, _Answer):
             return answer
         return Skipped(unit, answer[0], source, answer[1])
@@ -137,9 +137,16 @@ class Fetcher:
         return RobotsAnswer(404)  # RFC 9309: past five redirects, robots.txt is unavailable
 
     def _get(
-        self, url: str, addresses: tuple[egress.IpAddress, ...], cap: int
+        self,
+        url: str,
+        addresses: tuple[egress.IpAddress, ...],
+        cap: int,
+        *,
+        media_only: bool = False,
     ) -> _Answer | tuple[Skip, str]:
-        """One GET, bounded in time and size; never raises for network trouble."""
+        """One GET, bounded in time and size; never raises for network trouble. With
+        ``media_only``, a body that does not start like media is dropped after its first
+        bytes (a reported page's HTML is not downloaded to the cap)."""
         handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
         if addresses:
             handlers += egress.pinned_handlers(addresses)
@@ -149,7 +156,7 @@ class Fetcher:
         deadline = time.monotonic() + self.config.timeout
         try:
             with opener.open(request, timeout=self.config.timeout) as response:
-                return self._read(url, response, cap, deadline)
+                return self._read(url, response, cap, deadline, media_only)
         except urllib.error.HTTPError as error:
             location = error.headers.get("Location") if 300 <= error.code < 400 else None
             if location is not None:
@@ -165,21 +172,26 @@ class Fetcher:
             return Skip.DEAD_URL, f"{type(error).__name__}: {error}"
 
     def _read(
-        self, url: str, response: Any, cap: int, deadline: float
+        self, url: str, response: Any, cap: int, deadline: float, media_only: bool
     ) -> _Answer | tuple[Skip, str]:
+        content_type = response.headers.get("Content-Type")
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > cap:
             return Skip.TOO_LARGE, f"Content-Length {declared} is over {cap} bytes"
         parts: list[bytes] = []
         size = 0
+        sniffed = not media_only
         while chunk := response.read(_CHUNK):
             size += len(chunk)
+            parts.append(chunk)
+            if not sniffed and size >= HEADER_BYTES:
+                if kind_from_header(b"".join(parts)[:HEADER_BYTES]) is None:
+                    return Skip.NON_MEDIA, content_type or ""
+                sniffed = True
             if size > cap:
                 return Skip.TOO_LARGE, f"over {cap} bytes"
             if time.monotonic() > deadline:
                 return Skip.TIMEOUT, f"the body took longer than {self.config.timeout:g} s"
-            parts.append(chunk)
-        content_type = response.headers.get("Content-Type")
         return _Answer(response.status, url, content_type, b"".join(parts))
 
 
