@@ -68,8 +68,8 @@ def _skip(item: ScanItem, reason: Skip, detail: str) -> ItemResult:
 
 
 def _match(item: ScanItem, record: HashRecord, banks: list[Any]) -> list[Any]:
+    from hashwall.media.provenance import provenance as declared
     from hashwall.scan.findings import finding
-    from hashwall.scan.provenance import provenance as declared
 
     found = [(bank.name, match) for bank in banks for match in bank.matcher.match(record)]
     if not found:

@@ -10,9 +10,9 @@ text that anyone can write; a C2PA manifest is signed, and the finding says by w
 the validation found (a certificate outside the C2PA trust list shows as
 ``signingCredential.untrusted``).
 
-Only files that matched a bank are examined, so the cost does not touch the scan's rate.
-C2PA needs the official ``c2pa-python`` bindings (in the ``scan`` extra); without them only XMP
-is read.
+``hashwall hash`` records carry what :func:`file_provenance` finds; ``hashwall scan`` examines
+only files that matched a bank, so the cost does not touch its rate. C2PA needs the official
+``c2pa-python`` bindings (in the ``scan`` extra); without them only XMP is read.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import importlib
 import io
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 #: IPTC NewsCodes for media made or changed by generative or algorithmic means.
@@ -53,6 +54,19 @@ def provenance(data: bytes) -> dict[str, Any] | None:
         return None
     found["generative_ai"] = any(part.get("generative_ai") for part in found.values())
     return found
+
+
+def file_provenance(path: Path) -> dict[str, Any] | None:
+    """:func:`provenance` of a file: its first 4 MiB, or all of it when it holds a C2PA
+    manifest (the manifest's hash covers the whole file); None when unreadable."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(SEARCH_BYTES)
+            if b"c2pa" in data and len(data) == SEARCH_BYTES:
+                data += handle.read()
+    except OSError:
+        return None
+    return provenance(data)
 
 
 def declared_source_type(data: bytes) -> dict[str, Any] | None:
