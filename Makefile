@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python benchmarks/index_bench.py
 	$(BIN)/python benchmarks/likeness_bench.py
 	$(BIN)/python benchmarks/service_bench.py
+	$(BIN)/python benchmarks/scan_bench.py
 
 clean:
 	rm -rf $(VENV) $(OUT) build *.egg-info src/*.egg-info

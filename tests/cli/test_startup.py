@@ -44,7 +44,14 @@ def _loaded_modules(*arguments: str) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "arguments", [["--help"], ["hash", "--help"], ["match", "--help"], ["compare", "--help"]]
+    "arguments",
+    [
+        ["--help"],
+        ["hash", "--help"],
+        ["match", "--help"],
+        ["compare", "--help"],
+        ["scan", "--help"],
+    ],
 )
 def test_help_does_not_import_heavy_modules(arguments: list[str]) -> None:
     heavy = set(HEAVY)

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hashwall.service.actions import egress
+from hashwall.net import egress
 from hashwall.service.errors import ApiError
 from hashwall.service.exchange.feed import check_egress
 from hashwall.service.settings import Settings

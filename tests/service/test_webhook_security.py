@@ -17,7 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
-from hashwall.service.actions import egress, webhooks
+from hashwall.net import egress
+from hashwall.service.actions import webhooks
 from hashwall.service.actions.webhooks import (
     SECRET_PURPOSE,
     WebhookWorker,

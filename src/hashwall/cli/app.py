@@ -14,6 +14,7 @@ from hashwall.cli.hash_cmd import hash_command
 from hashwall.cli.likeness_cmd import likeness_app
 from hashwall.cli.match_cmd import match_command
 from hashwall.cli.notice_cmd import notice_app
+from hashwall.cli.scan_cmd import scan_app
 
 app = typer.Typer(
     name="hashwall",
@@ -51,6 +52,7 @@ app.command("match")(match_command)
 app.add_typer(likeness_app, name="likeness")  # heavy ML imports happen inside its commands
 app.add_typer(audit_app, name="audit")  # hashwall.cases / SQLAlchemy load inside its commands
 app.add_typer(notice_app, name="notice")  # pydantic, fpdf2, PyYAML load inside its commands
+app.add_typer(scan_app, name="scan")  # warcio, Ray and the hashing stack load inside its commands
 
 
 # Server commands: their modules import FastAPI/SQLAlchemy only when run (survivor installs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -94,7 +94,7 @@ def hash_command(
                 if output_format is OutputFormat.CSV:
                     writer.writerows(record.csv_rows())
                 else:
-                    sink.write(json_line(record.as_json()) + "\n")
+                    sink.write(json_line(_with_provenance(record)) + "\n")
 
             summary = run_batch(paths, options, jobs_or_default(jobs), progress, emit)
     except FileNotFoundError as error:
@@ -102,3 +102,15 @@ def hash_command(
         raise typer.Exit(EXIT_USAGE) from None
     if summary.failed:
         raise typer.Exit(EXIT_SOME_FAILED)
+
+
+def _with_provenance(record: HashRecord) -> dict[str, Any]:
+    """The record's JSON, with the origin the file declares (C2PA, XMP) when it declares one:
+    a declared AI origin supports a "digital forgery" removal request (docs/scan.md)."""
+    from hashwall.media.provenance import file_provenance
+
+    data = record.as_json()
+    found = file_provenance(Path(record.path))
+    if found is not None:
+        data["provenance"] = found
+    return data

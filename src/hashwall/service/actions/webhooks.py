@@ -8,7 +8,7 @@ sends it. Receivers verify ``X-Hashwall-Signature: sha256=<hex HMAC-SHA256 of th
 with the secret they were given when the webhook was created. Neither the secret nor the
 body is logged; log lines name the delivery id and the status code only. Secrets are stored
 sealed (:mod:`hashwall.service.sealed`) and every call passes the egress check
-(:mod:`hashwall.service.actions.egress`) first.
+(:mod:`hashwall.net.egress`) first.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from hashwall.net.egress import IpAddress, is_proxied, pinned_handlers, vet
 from hashwall.service.actions.claims import claim_due, claimed_row, lease_until
-from hashwall.service.actions.egress import IpAddress, is_proxied, pinned_handlers, vet
 from hashwall.service.actions.polling import PollingWorker
 from hashwall.service.sealed import UnsealError, needs_sealing, seal, unseal
 from hashwall.service.settings import Settings
@@ -136,7 +136,7 @@ def post_signed(
 
     Shared with takedown calls (:mod:`hashwall.service.takedown.delivery`) so that both are
     signed, identified and refused redirects the same way. ``pinned``: connect to these
-    addresses (checked by :func:`~hashwall.service.actions.egress.vet`), not to a new lookup
+    addresses (checked by :func:`~hashwall.net.egress.vet`), not to a new lookup
     of the URL's host."""
     request = urllib.request.Request(
         url,

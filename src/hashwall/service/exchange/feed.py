@@ -18,7 +18,7 @@ from typing import TypeVar
 
 import requests
 
-from hashwall.service.actions.egress import vet
+from hashwall.net.egress import vet
 from hashwall.service.errors import ApiError
 from hashwall.service.exchange.apply import ApplyResult
 from hashwall.service.settings import Settings
@@ -56,7 +56,7 @@ class FetchTotals:
 
 def check_egress(settings: Settings, url: str, source: str) -> None:
     """409 when a source's configured URL leads to an address the server must not call: the
-    rules of webhooks (:mod:`hashwall.service.actions.egress`), so a base URL pointing at a
+    rules of webhooks (:mod:`hashwall.net.egress`), so a base URL pointing at a
     NAT64 form of 169.254.169.254 is refused too. The message names the address only."""
     refused = vet(url, allow_private=settings.webhooks_may_reach_private).refused
     if refused is not None:

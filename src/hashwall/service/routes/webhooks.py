@@ -3,7 +3,7 @@
 The secret is returned once, when the webhook is created; listings never include it, and the
 database holds it sealed (encrypted under a key derived from ``HASHWALL_SECRET_KEY``).
 Only ``http``/``https`` URLs are accepted, in production only to public addresses
-(:mod:`hashwall.service.actions.egress`), and redirects are not followed when delivering.
+(:mod:`hashwall.net.egress`), and redirects are not followed when delivering.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hashwall.net.egress import refusal
 from hashwall.service.action_schemas import (
     DeliveryList,
     DeliveryOut,
@@ -23,7 +24,6 @@ from hashwall.service.action_schemas import (
     WebhookCreated,
     WebhookOut,
 )
-from hashwall.service.actions.egress import refusal
 from hashwall.service.actions.webhooks import seal_secret
 from hashwall.service.auth import Permission, Principal, require
 from hashwall.service.errors import ApiError

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from hashwall.net.egress import vet
 from hashwall.service.actions.claims import claim_due, claimed_row, lease_until
-from hashwall.service.actions.egress import vet
 from hashwall.service.actions.webhooks import Attempt, backoff_seconds, post_signed
 from hashwall.service.takedown.config import aware, clock_for, deadline_config, escalation_url
 from hashwall.service.takedown.journal import audited, record

@@ -9,7 +9,8 @@ to public addresses, checked when the webhook is created **and again before ever
 Python's ``is_global`` calls them public. The same check guards every outbound call: bank
 webhooks, takedown and escalation calls, and exchange fetches. Development mode allows
 private addresses, so a receiver on the same laptop works; ``HASHWALL_WEBHOOK_ALLOW_PRIVATE``
-overrides either default.
+overrides either default. ``hashwall scan`` applies the same rules to the URLs it fetches
+(``--allow-private`` overrides), and vets every redirect hop it follows.
 
 The call then connects to the very addresses that were checked (:func:`pinned_handlers`),
 not to whatever a second DNS lookup a moment later returns: otherwise a DNS server that
