@@ -11,12 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, update
+from sqlalchemy import delete, event, update
 
 from hashwall.hashing.record import HashRecord
 from hashwall.index._format import load_sections, save_sections
@@ -415,3 +416,33 @@ def test_the_service_restarts_from_its_snapshot(
         md5 = {"signal_type": "md5", "signal_value": "c" * 32}
         assert match(api, md5)["results"][0]["matched"]
         assert len(client.app.state.hashwall.catalog) == 1  # type: ignore[attr-defined]
+
+
+def test_an_import_already_in_the_snapshot_is_not_read_again(
+    logged: Logged, tmp_path: Path
+) -> None:
+    """A restart right after a bulk import finds the import in the replay window (the
+    margin); its entries are in the snapshot already, so their signal rows are not read
+    again, only those of entries the snapshot lacks (issue 20: that replay used to stream
+    every signal row of the import and cost more than the import itself)."""
+    ncii = logged.bank("ncii")
+    bulk = logged.imported(ncii, *(hex_of(200 + i) for i in range(40)))
+    _, restored = start(logged.bench, tmp_path)  # the snapshot holds the import
+    assert not restored
+    late = logged.entry(ncii, ("pdq", "original", C, 100))
+    signal_reads: list[str] = []
+
+    def watch(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM entry_signals JOIN entries" in statement:  # signal rows of owners
+            signal_reads.append(statement)
+
+    event.listen(logged.bench.db.engine, "before_cursor_execute", watch)
+    try:
+        index, restored = start(logged.bench, tmp_path)
+    finally:
+        event.remove(logged.bench.db.engine, "before_cursor_execute", watch)
+    assert restored
+    # One read of signal rows, for the one entry the snapshot lacks, by its id.
+    assert len(signal_reads) == 1 and "changes" not in signal_reads[0], signal_reads
+    assert all(matched(index, pdq_query(hex_of(200 + i))) for i in range(40))
+    assert len(bulk) == 40 and matched(index, pdq_query(C)) == [(late, "pdq", "original")]
