@@ -71,12 +71,17 @@ def test_kept_and_pruned(api: Api) -> None:
         db.dispose()
 
 
-def test_concurrent_prunes_count_each_record_once(api: Api) -> None:
+def _matched_times(api: Api, times: int) -> Database:
+    """A bank whose one entry was matched ``times`` times; the database, to be disposed."""
     bank = api.create_bank()
     add(api, bank["id"], PDQ_A)
-    for _ in range(30):
+    for _ in range(times):
         query(api, PDQ_A)
-    db = create_database(api.settings.resolved_database_url())
+    return create_database(api.settings.resolved_database_url())
+
+
+def test_concurrent_prunes_count_each_record_once(api: Api) -> None:
+    db = _matched_times(api, 30)
     try:
         _age_all_records(db)
         counts: list[int] = []
@@ -97,11 +102,7 @@ def test_concurrent_prunes_count_each_record_once(api: Api) -> None:
 
 
 def test_only_records_older_than_the_retention_go(api: Api) -> None:
-    bank = api.create_bank()
-    add(api, bank["id"], PDQ_A)
-    for _ in range(6):
-        query(api, PDQ_A)
-    db = create_database(api.settings.resolved_database_url())
+    db = _matched_times(api, 6)
     try:
         with db.session() as session:
             oldest = sorted(session.scalars(select(MatchRecord.id)))[:4]

@@ -25,6 +25,7 @@ from hashwall.service.settings import Settings
 from hashwall.store import create_database
 from hashwall.store.catalog_models import SweepJob, SweepStatus
 from tests.service.conftest import Api
+from tests.service.test_actions import add
 from tests.service.test_api_core import PDQ_A
 from tests.service.test_workers import wait_for
 
@@ -161,14 +162,8 @@ def test_a_failed_sweep_is_answered_pending_and_finished_in_the_background(
         raise _wrapped(sqlite3.OperationalError("database is locked"))
 
     monkeypatch.setattr(after_commit, "run_job", fail)
-    added = api.call(
-        "POST",
-        f"/v1/banks/{bank['id']}/entries",
-        "curator",
-        json={"hashes": [{"signal_type": "pdq", "signal_value": PDQ_A}]},
-    )
-    assert added.status_code == 201, added.text  # committed: never a 5xx
-    assert added.json()["sweep"] == "pending"
+    added = add(api, bank["id"], PDQ_A)
+    assert added["sweep"] == "pending"  # committed: 201 (add checks it), never a 5xx
     query = {"queries": [{"signal_type": "pdq", "signal_value": PDQ_A}]}
     assert api.call("POST", "/v1/match/hashes", "matcher", json=query).json()["results"][0][
         "matched"
@@ -190,20 +185,15 @@ def test_withdrawal_stops_matching_even_when_the_index_cannot_read_back(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bank = api.create_bank()
-    added = api.call(
-        "POST",
-        f"/v1/banks/{bank['id']}/entries",
-        "curator",
-        json={"hashes": [{"signal_type": "pdq", "signal_value": PDQ_A}]},
-    )
-    assert added.json()["sweep"] == "done"
+    added = add(api, bank["id"], PDQ_A)
+    assert added["sweep"] == "done"
     state = api.client.app.state.hashwall  # type: ignore[attr-defined]
 
     def unreadable(*_args: Any, **_kwargs: Any) -> None:
         raise _wrapped(_PgError("57P01"))
 
     monkeypatch.setattr(state.index, "sync_entries", unreadable)
-    withdrawn = api.call("POST", f"/v1/entries/{added.json()['id']}/withdraw", "curator")
+    withdrawn = api.call("POST", f"/v1/entries/{added['id']}/withdraw", "curator")
     assert withdrawn.status_code == 200 and withdrawn.json()["state"] == "withdrawn"
     query = {"queries": [{"signal_type": "pdq", "signal_value": PDQ_A}]}
     answer = api.call("POST", "/v1/match/hashes", "matcher", json=query).json()
@@ -242,13 +232,7 @@ def test_match_records_that_cannot_be_stored_say_why(
     from hashwall.service import record_writer
 
     bank = api.create_bank()
-    added = api.call(
-        "POST",
-        f"/v1/banks/{bank['id']}/entries",
-        "curator",
-        json={"hashes": [{"signal_type": "pdq", "signal_value": PDQ_A}]},
-    )
-    assert added.status_code == 201
+    add(api, bank["id"], PDQ_A)
 
     def full(*_args: Any, **_kwargs: Any) -> Any:
         raise _wrapped(sqlite3.OperationalError("database or disk is full"))

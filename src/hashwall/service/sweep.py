@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -114,22 +114,27 @@ def _match_items(
     return pairs, signals
 
 
+def _active_entry_signals() -> Select[int, str, str, str, int | None]:
+    """Signal rows of active entries, as :data:`SignalTuple` with the entry id first."""
+    return (
+        select(
+            EntrySignal.entry_id,
+            EntrySignal.signal_type,
+            EntrySignal.variant,
+            EntrySignal.value,
+            EntrySignal.quality,
+        )
+        .join(Entry, Entry.id == EntrySignal.entry_id)
+        .where(Entry.state == EntryState.ACTIVE)
+    )
+
+
 def _entry_candidates(state: ServiceState, session: Session, entry_ids: Sequence[int]) -> set[int]:
     found: set[int] = set()
     for start in range(0, len(entry_ids), _CHUNK):
         chunk = entry_ids[start : start + _CHUNK]
         stored: dict[int, list[SignalTuple]] = {}
-        for row in session.execute(
-            select(
-                EntrySignal.entry_id,
-                EntrySignal.signal_type,
-                EntrySignal.variant,
-                EntrySignal.value,
-                EntrySignal.quality,
-            )
-            .join(Entry, Entry.id == EntrySignal.entry_id)
-            .where(EntrySignal.entry_id.in_(chunk), Entry.state == EntryState.ACTIVE)
-        ):
+        for row in session.execute(_active_entry_signals().where(EntrySignal.entry_id.in_(chunk))):
             stored.setdefault(row.entry_id, []).append(
                 (row.signal_type, row.variant, row.value, row.quality)
             )
@@ -144,15 +149,8 @@ def _import_candidates(
     """An import's active entries and the catalog items near them, read by one join on the
     job (not ``IN`` lists of a million ids), streamed in entry order."""
     query = (
-        select(
-            EntrySignal.entry_id,
-            EntrySignal.signal_type,
-            EntrySignal.variant,
-            EntrySignal.value,
-            EntrySignal.quality,
-        )
-        .join(Entry, Entry.id == EntrySignal.entry_id)
-        .where(Entry.import_job_id == job_id, Entry.state == EntryState.ACTIVE)
+        _active_entry_signals()
+        .where(Entry.import_job_id == job_id)
         .order_by(EntrySignal.entry_id, EntrySignal.id)
     )
     entries: list[int] = []
