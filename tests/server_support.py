@@ -89,9 +89,14 @@ def running_server(environment: dict[str, str], stdout: Any) -> Iterator[str]:
         _wait_until_up(process, url)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, 10)
+
+
+def stop(process: subprocess.Popen[Any], patience: float) -> None:
+    """Ask the server to stop; kill it if it has not within ``patience`` seconds."""
+    process.terminate()
+    try:
+        process.wait(patience)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

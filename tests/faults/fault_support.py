@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from tests.server_support import HASHWALL, START_TIMEOUT
+from tests.server_support import HASHWALL, START_TIMEOUT, stop
 from tests.service.test_end_to_end import free_port
 
 SECRET = "fault-test-secret-0123456789abcdef"
@@ -137,12 +137,7 @@ def hashwall_serve(
         _wait_until_serving(server, workers)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, 15)
 
 
 def _health(url: str) -> bool:
