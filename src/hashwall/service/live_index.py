@@ -654,12 +654,17 @@ class LiveIndex:
             self._add_rows(single)
 
     def _all_indexed(self, owner_ids: Int64Array) -> bool:
-        """Whether every one of these owners can match already (vectorised over the base)."""
+        """Whether every one of these owners can match already."""
+        return not self._unindexed_owners(owner_ids)
+
+    def _unindexed_owners(self, owner_ids: Int64Array) -> list[int]:
+        """The owners among these that cannot match yet, found vectorised over the base
+        (a bulk import names a million; asking ``in`` for each costs seconds)."""
         base = self._base
         position = _find_many(base.entry_ids, owner_ids)
         alive = position >= 0
         alive[alive] = base.alive[position[alive]]
-        return all(i in self._entries for i in owner_ids[~alive].tolist())
+        return [i for i in owner_ids[~alive].tolist() if i not in self._entries]
 
     def _unindexed(self, rows: Sequence[Any]) -> tuple[list[SignalRow], list[SignalRow]]:
         """Rows of owners in neither layer, and rows of base owners no longer alive (those
@@ -702,13 +707,7 @@ class LiveIndex:
                 active = set(session.scalars(self.source.active_among(chunk)))
                 self._remove([i for i in chunk if i not in active])
                 missing.extend(i for i in chunk if i in active and i not in self)
-            for chunk in _sync_chunks(missing):
-                query = (
-                    self.source.signal_rows()
-                    .where(self.source.owner_of().in_(chunk))
-                    .order_by(self.source.signal_model.id)
-                )
-                self._add_rows(session.connection().execute(query).all())
+            self._read_owners(session, missing)
 
     def sync_selected(self, db: Database, owners: Select[Any] | CompoundSelect[Any]) -> int:
         """:meth:`sync` for the owners a query selects (one id column, repeats allowed),
@@ -739,30 +738,22 @@ class LiveIndex:
         return len(named)
 
     def _not_indexed(self, owner_ids: set[int]) -> set[int]:
-        """The owners among these that are not indexed, found vectorised over the base.
-
-        Why: a restart from a snapshot replays the changes of its last minutes, and a bulk
-        import among them names a million owners that the snapshot already holds; asking
-        ``in`` for each and then streaming every signal row of the import again made that
+        """:meth:`_unindexed_owners` of a set. Why: a restart from a snapshot replays the
+        changes of its last minutes, and a bulk import among them names a million owners the
+        snapshot already holds; streaming every signal row of the import again made that
         replay cost more than the import itself."""
-        wanted = np.fromiter(owner_ids, np.int64, len(owner_ids))
-        base = self._base
-        positions = _find_many(base.entry_ids, wanted)
-        live = positions >= 0
-        live[live] = base.alive[positions[live]]
-        return {int(i) for i in wanted[~live].tolist() if int(i) not in self._entries}
+        return set(self._unindexed_owners(np.fromiter(owner_ids, np.int64, len(owner_ids))))
 
     def _read_owners(self, session: Session, owner_ids: list[int]) -> None:
-        """Index these owners (not indexed yet, active), their rows read in chunks."""
+        """Index these owners (active, not indexed yet), their rows read in chunks."""
         source = self.source
-        for start in range(0, len(owner_ids), _SYNC_CHUNK):
-            chunk = owner_ids[start : start + _SYNC_CHUNK]
+        for chunk in _sync_chunks(owner_ids):
             rows = (
                 source.signal_rows()
-                .where(source.owner_model.id.in_(chunk), source.owner_model.state == source.active)
+                .where(source.owner_of().in_(chunk))
                 .order_by(source.signal_model.id)
             )
-            self._add_rows(list(session.execute(rows)))
+            self._add_rows(session.connection().execute(rows).all())
 
     def sync_bank(self, db: Database, bank_id: int) -> None:
         with self.lock, db.session(readonly=True) as session:
