@@ -219,11 +219,11 @@ class _PlainWriter:
 
     Why: SQLAlchemy's session, ORM execution and result machinery cost more CPU per batch
     than SQLite's own work (profiled: about a third of the writer thread). Here the INSERT and
-    the flood count are compiled once and run on a pooled DB-API connection in one
-    transaction: the same statements, values (through SQLAlchemy's bind processors: JSON,
-    timestamps, enums) and commit as the ORM path. When an entry crosses its flood threshold
-    (rare) the transaction is rolled back and :func:`write_records` takes the ORM path, which
-    quarantines it exactly as before.
+    the flood count are compiled once and run on a DB-API connection (kept by the writer
+    thread, see :meth:`write`) in one transaction: the same statements, values (through
+    SQLAlchemy's bind processors: JSON, timestamps, enums) and commit as the ORM path. When
+    an entry crosses its flood threshold (rare) the transaction is rolled back and
+    :func:`write_records` takes the ORM path, which quarantines it exactly as before.
     """
 
     def __init__(self, state: ServiceState) -> None:
