@@ -183,3 +183,25 @@ def test_video_hash_and_self_match(tmp_path: Path) -> None:
     code, out, _ = run("compare", str(path), str(path), "--json")
     vpdq = next(s for s in json.loads(out)["signals"] if s["signal"] == "vpdq")
     assert vpdq["query_match_percent"] == 100.0 and vpdq["compared_match_percent"] == 100.0
+
+
+@pytest.mark.parametrize("layout", ["pytx-csv", "pytx-collab"])
+def test_match_reads_python_threatexchange_lists(
+    tmp_path: Path, photo_path: Path, layout: str
+) -> None:
+    """pytx's CSV (``signal_str`` header, extra columns) and collaboration file (``type value``
+    lines), with its ``video_md5`` name for a file digest, match as hashwall's own lists do."""
+    record = jsonl(run("hash", str(photo_path))[1])[0]
+    pdq = record["signals"]["pdq"]["hash"]  # type: ignore[index]
+    md5 = record["signals"]["md5"]  # type: ignore[index]
+    listing = tmp_path / "pytx.txt"
+    if layout == "pytx-csv":
+        listing.write_text(
+            "signal_type,signal_str,collab,category,tags\n"
+            f"pdq,{pdq},partners,positive,ncii\nvideo_md5,{md5},partners,positive,\n"
+        )
+    else:
+        listing.write_text(f"pdq {pdq}\nvideo_md5 {md5}\n")
+    code, out, err = run("match", "-a", str(listing), str(photo_path))
+    assert code == 0, err
+    assert {m["signal"] for m in jsonl(out)} == {"pdq", "md5"}

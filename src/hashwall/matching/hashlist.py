@@ -1,5 +1,11 @@
 """Read a list of known hashes: ``hashwall hash`` JSON lines, or ``signal_type,signal_value`` CSV.
 
+The CSV may also be python-threatexchange's: ``threatexchange dataset -P --csv`` output (its
+header names the value ``signal_str``; further columns are kept as metadata) or its
+collaboration file (``signal_type signal`` per line). pytx names file digests ``video_md5`` and
+``video_sha256``: digests of the file's bytes whatever the medium, hashwall's ``md5`` and
+``sha256``. So a list exported for or by pytx (and HMA) is matched offline as it is.
+
 A ban list that silently drops a malformed line would miss content, so any bad line stops the
 load with its line number and the problem.
 """
@@ -22,6 +28,8 @@ from hashwall.hashing.record import (
 from hashwall.signals.base import InvalidSignalValue
 
 _LABEL_FIELDS = ("id", "label", "case", "content_id", "path")
+#: python-threatexchange's names of the file digests (see the module docstring).
+_PYTX_NAMES = {"video_md5": "md5", "video_sha256": "sha256"}
 
 
 class HashListError(ValueError):
@@ -93,6 +101,8 @@ def _parse_csv(path: Path, text: str) -> list[HashListEntry]:
             continue
         if number == 1 and row[0].strip().lower() == "signal_type":
             continue
+        if len(row) == 1 and len(row[0].split()) == 2:  # pytx's "signal_type signal" line
+            row = row[0].split()
         if len(row) < 2:
             raise HashListError(f"{path} line {number}: expected 'signal_type,signal_value'")
         extra = {f"column{i}": value for i, value in enumerate(row[2:], start=3) if value}
@@ -106,7 +116,8 @@ def _parse_csv(path: Path, text: str) -> list[HashListEntry]:
 def _single_signal_entry(
     number: int, signal_type: str, value: Any, data: dict[str, Any]
 ) -> HashListEntry:
-    record = record_from_signal_value(signal_type, value)
+    name = signal_type.strip().lower()
+    record = record_from_signal_value(_PYTX_NAMES.get(name, name), value)
     metadata = {k: data[k] for k in _LABEL_FIELDS if k in data and k != "path"}
     return HashListEntry(number, _label(data, number), record, metadata)
 

@@ -1,8 +1,8 @@
 """The banks a scan matches against, loaded once per worker process (or Ray worker).
 
-A bank is a ``hashwall hash`` JSON-lines list or a ``signal_type,signal_value`` CSV (the
-python-threatexchange / HMA file format, which is what ``hashwall exchange export --format
-pytx-csv`` writes); both load through :func:`hashwall.matching.load_hash_list`, and matching
+A bank is a ``hashwall hash`` JSON-lines list, a ``signal_type,signal_value`` CSV (HMA's), or
+a python-threatexchange list (``--format pytx`` / ``pytx-csv`` of ``hashwall exchange
+export``); all load through :func:`hashwall.matching.load_hash_list`, and matching
 goes through the same :class:`~hashwall.matching.Matcher` as ``hashwall match``: the same
 thresholds, rotation/flip and border variants, and signal types (md5, sha256, PDQ, vPDQ).
 """
