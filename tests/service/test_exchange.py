@@ -320,3 +320,20 @@ def test_cli_exchange_between_two_databases(api: Api, tmp_path: Path) -> None:
         ],
     )
     assert missing.exit_code == 2 and "no bank named 'nope'" in missing.output
+
+
+@pytest.mark.parametrize("fmt", ["pytx", "pytx-csv"])
+def test_an_exported_bank_is_an_offline_hash_list(api: Api, tmp_path: Path, fmt: str) -> None:
+    """A running service's bank, exported as pytx, is what ``hashwall match --against`` and
+    ``hashwall scan`` read: millions of lookups against a file, none over HTTP."""
+    from hashwall.matching import load_hash_list
+
+    source, _first, _second = seeded(api)
+    response = export(api, source, fmt)
+    assert response.status_code == 200, response.text
+    path = tmp_path / f"bank.{fmt}"
+    path.write_bytes(response.content)
+    listing = load_hash_list(path)
+    pdqs = {e.record.pdq.hash for e in listing.entries if e.record.pdq is not None}
+    md5s = {e.record.md5 for e in listing.entries if e.record.md5}
+    assert (pdqs, md5s) == ({PDQ_A, PDQ_C}, {MD5})
