@@ -141,6 +141,10 @@ def record_from_json(data: object) -> HashRecord:
     )
 
 
+#: The quality a bare listed hash counts as (no quality is given with it; lists are curated).
+BARE_HASH_QUALITY = 100
+
+
 def record_from_signal_value(signal_type: str, value: object) -> HashRecord:
     """A record holding a single bare hash (a CSV row, a hash typed on the command line).
 
@@ -155,6 +159,6 @@ def record_from_signal_value(signal_type: str, value: object) -> HashRecord:
         content_type=ContentKind.VIDEO if signal.name == "vpdq" else ContentKind.PHOTO,
         md5=canonical if signal.name == "md5" else "",
         sha256=canonical if signal.name == "sha256" else "",
-        pdq=PdqDigest(canonical, 100) if signal.name == "pdq" else None,
+        pdq=PdqDigest(canonical, BARE_HASH_QUALITY) if signal.name == "pdq" else None,
         vpdq=parse_frames(canonical) if signal.name == "vpdq" else [],
     )

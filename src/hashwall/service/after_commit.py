@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hashwall.service.after_commit")
 
-SweepStatus = Literal["done", "pending"]
+#: What an answer says of the sweep after its write (not the stored ``SweepStatus``).
+SweepOutcome = Literal["done", "pending"]
 
 
 def sweep_committed(state: ServiceState, job_id: int) -> SweepResult | None:
@@ -40,7 +41,7 @@ def sweep_committed(state: ServiceState, job_id: int) -> SweepResult | None:
         return None
 
 
-def sweep_status(result: SweepResult | None) -> SweepStatus:
+def sweep_status(result: SweepResult | None) -> SweepOutcome:
     return "pending" if result is None else "done"
 
 

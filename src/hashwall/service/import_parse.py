@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from hashwall.hashing.record import BARE_HASH_QUALITY
 from hashwall.media.sniff import ContentKind
 from hashwall.service.errors import ApiError, printable
 from hashwall.service.hash_input import record_from_object, record_from_value
@@ -31,10 +32,8 @@ EntryRow = tuple[str, str, list[SignalValues]]
 
 _LABEL_FIELDS = ("label", "id", "content_id", "case", "path")
 _READ_BYTES = 1024 * 1024
-#: The CSV lines the fast path takes (one regular expression call a line), and the quality a
-#: bare PDQ gets (``record_from_signal_value``: listed hashes are curated, so full quality).
+#: The CSV lines the fast path takes (one regular expression call a line).
 _CANONICAL = re.compile(r"(pdq|sha256),([0-9a-f]{64})|(md5),([0-9a-f]{32})")
-_BARE_PDQ_QUALITY = 100
 _PHOTO = str(ContentKind.PHOTO)
 
 
@@ -126,5 +125,5 @@ def _fast_csv_row(line: str) -> EntryRow | None:
     if found is None:
         return None
     signal_type, value = found.group(1, 2) if found.group(1) else found.group(3, 4)
-    quality = _BARE_PDQ_QUALITY if signal_type == "pdq" else None
+    quality = BARE_HASH_QUALITY if signal_type == "pdq" else None
     return _PHOTO, "", [(signal_type, "original", value, quality)]

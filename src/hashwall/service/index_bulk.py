@@ -29,9 +29,10 @@ def _ints(values: Sequence[Any]) -> Int64Array:
     return np.fromiter(values, np.int64, len(values))
 
 
-def _joined(parts: list[npt.NDArray[Any]], dtype: Any, width: int = 0) -> npt.NDArray[Any]:
+def joined(parts: list[npt.NDArray[Any]], dtype: Any, width: int = 0) -> npt.NDArray[Any]:
+    """The parts as one array of ``dtype`` (``width`` columns when empty, for 2-D parts)."""
     if parts:
-        return np.concatenate(parts)
+        return np.concatenate(parts).astype(dtype, copy=False)
     return np.zeros((0, width) if width else 0, dtype)
 
 
@@ -83,8 +84,8 @@ class Additions:
     def owner_columns(self) -> tuple[Int64Array, Int64Array]:
         """Sorted distinct owner ids and their groups (arrays, not a dict: 10M owners as a
         dict took ~1 GB)."""
-        ids = _joined(self.owner_ids, np.int64)
-        groups = _joined(self.group_ids, np.int64)
+        ids = joined(self.owner_ids, np.int64)
+        groups = joined(self.group_ids, np.int64)
         distinct, first = np.unique(ids, return_index=True)
         return distinct, groups[first]
 
@@ -92,16 +93,16 @@ class Additions:
         """(row ids, owner ids, variant per row, hashes)."""
         variants = [name for part in self.pdq_variants for name in part]
         return (
-            _joined(self.pdq_ids, np.int64),
-            _joined(self.pdq_owner_ids, np.int64),
+            joined(self.pdq_ids, np.int64),
+            joined(self.pdq_owner_ids, np.int64),
             variants,
-            _joined(self.pdq_hashes, np.uint8, pdq_signal.HASH_BYTES),
+            joined(self.pdq_hashes, np.uint8, pdq_signal.HASH_BYTES),
         )
 
     def digest_columns(self, kind: str) -> tuple[Int64Array, UInt8Array]:
         """(owner ids, values) of one digest kind."""
         parts = self.digests[kind]
         return (
-            _joined([p[0] for p in parts], np.int64),
-            _joined([p[1] for p in parts], np.uint8, FIXED_BYTES[kind]),
+            joined([p[0] for p in parts], np.int64),
+            joined([p[1] for p in parts], np.uint8, FIXED_BYTES[kind]),
         )

@@ -69,15 +69,6 @@ class IndexSource:
         owner = self.owner_model
         return select(owner.id).where(owner.id.in_(owner_ids), owner.state == self.active)
 
-    def of_import(self, import_id: int) -> Select[int]:
-        owner = self.owner_model
-        return select(owner.id).where(getattr(owner, self.import_column) == import_id)
-
-    def of_import_ids(self, import_ids: list[int]) -> Select[int]:
-        """The owners of these imports (a few ids: one indexed lookup each)."""
-        owner = self.owner_model
-        return select(owner.id).where(getattr(owner, self.import_column).in_(import_ids))
-
     def of_imports(self, import_ids: Select[Any]) -> Select[int]:
         """The owners of the imports that ``import_ids`` selects."""
         owner = self.owner_model

@@ -42,7 +42,7 @@ from sqlalchemy import CompoundSelect, Select, select
 from sqlalchemy.orm import Session
 
 from hashwall.index import HammingIndex, VideoFrameIndex
-from hashwall.service.index_bulk import Additions
+from hashwall.service.index_bulk import Additions, joined
 from hashwall.service.index_scan import (
     DIGESTS,
     ENTRIES,
@@ -813,9 +813,9 @@ class _BaseBuilder:
 
     def finish(self) -> tuple[_Base, Int64Array, UInt8Array]:
         """The base, plus the PDQ rows and hashes for one bulk load of the Hamming index."""
-        rows = _joined([p[0] for p in self.pdq], np.int64)
-        owners = _joined([p[1] for p in self.pdq], self.owner_type)
-        codes = _joined([p[2] for p in self.pdq], np.int32)
+        rows = joined([p[0] for p in self.pdq], np.int64)
+        owners = joined([p[1] for p in self.pdq], self.owner_type)
+        codes = joined([p[2] for p in self.pdq], np.int32)
         hashes = (
             np.concatenate([p[3] for p in self.pdq])
             if self.pdq
@@ -841,15 +841,11 @@ class _BaseBuilder:
     def _digest_column(self, kind: str) -> _Digests:
         parts = self.digests.pop(kind)
         nbytes = FIXED_BYTES[kind]
-        owners = _joined([p[0] for p in parts], self.owner_type)
+        owners = joined([p[0] for p in parts], self.owner_type)
         raw = np.concatenate([p[1] for p in parts]) if parts else np.zeros((0, nbytes), np.uint8)
         values = np.ascontiguousarray(raw).view(f"S{nbytes}").reshape(len(raw))
         order = np.argsort(values, kind="stable")
         return _Digests(values[order], owners[order])
-
-
-def _joined(parts: list[npt.NDArray[Any]], dtype: Any) -> npt.NDArray[Any]:
-    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
 
 
 @contextmanager

@@ -19,8 +19,9 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from hashwall.service.actions.webhooks import WebhookWorker
+from hashwall.service.after_commit import sweep_committed
 from hashwall.service.retention import prune_match_records
-from hashwall.service.sweep import run_job, run_pending
+from hashwall.service.sweep import run_pending
 from hashwall.service.takedown.worker import TakedownWorker
 
 if TYPE_CHECKING:
@@ -55,11 +56,9 @@ class Background:
                 job_id = self._soon.get_nowait()
             except queue.Empty:
                 return
-            try:
-                result = run_job(self.state, job_id)
+            result = sweep_committed(self.state, job_id)  # failed: pending, retried later
+            if result is not None:
                 log.info("sweep job %d: %d new matches", job_id, result.new_matches)
-            except Exception:  # still pending: the periodic pass retries it
-                log.exception("sweep job %d failed; it is retried later", job_id)
 
     def _resume_sweeps(self) -> None:
         # At start every pending job is stale (its request died with the old process); later,

@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hashwall.service.after_commit import (
     BULK_TABLES,
+    SweepOutcome,
     refresh_statistics,
     sweep_committed,
     sweep_status,
@@ -56,10 +57,9 @@ State = Annotated[ServiceState, Depends(get_state)]
 _FLUSH_EVERY = DEFAULT_CHUNK
 #: Imports up to this many entries are swept before the answer; larger ones in the background.
 SWEEP_INLINE_MAX = 10_000
-SweepState = Literal["done", "pending"]
 
 
-def _job_out(job: ImportJob, created: bool, sweep: SweepState) -> ImportOut:
+def _job_out(job: ImportJob, created: bool, sweep: SweepOutcome) -> ImportOut:
     return ImportOut(
         id=job.id,
         bank_id=job.bank_id,
@@ -135,7 +135,7 @@ def _store(
         return job, sweep.id
 
 
-def _after_commit(state: ServiceState, job: ImportJob, sweep_id: int) -> SweepState:
+def _after_commit(state: ServiceState, job: ImportJob, sweep_id: int) -> SweepOutcome:
     """Index the committed import here and sweep it, never failing: it is stored."""
     state.publish(ChangeKind.IMPORT, job.id)  # never raises (the change tailer catches up)
     refresh_statistics(state.db, BULK_TABLES, job.entry_count)
