@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
-from hashwall.scan.report import Requester, case_mapping, group_by_host
+import pytest
+
+from hashwall.scan.report import (
+    ReportError,
+    Requester,
+    case_mapping,
+    group_by_host,
+    read_findings,
+)
 
 WHO = Requester("A. Advocate", "a@hotline.example.org", "depicted_person", "US", "d", "c-1")
 
@@ -49,3 +59,23 @@ def test_hosts_urls_and_evidence() -> None:
     assert "declares a generative-AI origin (C2PA manifest: trainedAlgorithmicMedia)" in notes[1]
     assert "generative-AI" not in notes[2]
     assert len(notes) == 4
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"{not json\n", "line 1: not a JSON finding line"),
+        (b'\n["a list"]\n', "line 2: not a finding (no 'source')"),
+        (b'{"signal": "pdq"}\n', "line 1: not a finding (no 'source')"),
+        (b"\xff\xfe\x00", "cannot read"),
+    ],
+)
+def test_broken_findings_files_are_refused_by_line(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "findings.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(ReportError, match=re.escape(message)):
+        read_findings(path)
+    with pytest.raises(ReportError, match="cannot read"):
+        read_findings(tmp_path / "missing.jsonl")
